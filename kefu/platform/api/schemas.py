@@ -1,0 +1,24 @@
+"""Shared pydantic bases for API bodies, queries and responses."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    """Request bodies: unknown fields and loose types are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class Query(BaseModel):
+    """Query strings arrive as text, so values are coerced ("20" → 20); unknown keys fail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=500, description="page size")
+    offset: int = Field(0, ge=0, description="items to skip")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

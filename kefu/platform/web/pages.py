@@ -1,0 +1,68 @@
+"""Server-rendered pages: the home page and the admin page (tenants and users)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.csrf import get_csrf_token
+from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
+from pyramid.request import Request
+from pyramid.events import BeforeRender, subscriber
+from pyramid.view import forbidden_view_config, view_config
+
+from kefu.platform.identity.permissions import Permission
+from kefu.platform.identity.services import IdentityService
+from kefu.platform.web.directory import Directory
+
+
+@subscriber(BeforeRender)
+def _page_globals(event: BeforeRender) -> None:
+    """What every page template may use: who is logged in, the tenant, the tenants they can
+    switch to and the CSRF token for forms."""
+    request = event.get("request")
+    if request is None or (event.rendering_val is not None
+                           and not isinstance(event.rendering_val, dict)):
+        return
+    identity = request.identity
+    tenants: list[Any] = []
+    login = getattr(request, "login_session", None)
+    if identity is not None and login is not None:
+        tenants = IdentityService(request.db).tenants_of(login.user)
+    event.setdefault("identity", identity)
+    event.setdefault("tenant", request.tenant)
+    event.setdefault("tenants", tenants)
+    event.setdefault("csrf_token", get_csrf_token(request))
+
+
+def _page(request: Request, **values: Any) -> dict[str, Any]:
+    return values
+
+
+@view_config(route_name="home", renderer="home.html", permission=Permission.TENANT_READ)
+def home(request: Request) -> dict[str, Any]:
+    return _page(request)
+
+
+@view_config(route_name="admin", renderer="admin.html", permission=Permission.USERS_READ)
+def admin(request: Request) -> dict[str, Any]:
+    directory = Directory(request.db, request.identity)
+    return _page(request, tenant_rows=directory.tenants(), user_rows=directory.users())
+
+
+@forbidden_view_config(renderer="forbidden.html")
+def forbidden(exc: HTTPForbidden, request: Request) -> Any:
+    if request.path.startswith("/api/"):
+        from kefu.platform.api.errors import forbidden_json
+
+        return forbidden_json(exc, request)
+    if request.identity is None:
+        return HTTPSeeOther(location=request.route_path("login", _query={"next": request.path}))
+    request.response.status_int = 403
+    return _page(request, reason=str(exc.result or "not allowed"))
+
+
+def includeme(config: Configurator) -> None:
+    config.add_route("home", "/")
+    config.add_route("admin", "/admin")
+    config.scan(__name__)
