@@ -44,7 +44,7 @@ class Platform:
     def jobs(self) -> JobQueue:
         from kefu.platform.jobs import make_job_queue
 
-        return make_job_queue(self.settings, session_factory=self.session_factory)
+        return make_job_queue(self.settings, session_factory=self.session_factory, events=self.bus)
 
     def close(self) -> None:
         for name in ("jobs", "bus"):

@@ -84,7 +84,7 @@ updated_at = Annotated[
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a plain class attribute
         datetime: UTCDateTime,
         uuid.UUID: sa.Uuid,
         dict[str, Any]: JSONDocument,
@@ -142,8 +142,11 @@ class TimestampMixin:
     updated_at: Mapped[updated_at]
 
 
-def paginate(session: Any, statement: sa.Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+def paginate(
+    session: Any, statement: sa.Select[Any], limit: int, offset: int
+) -> tuple[list[Any], int]:
     """One page of ``statement``'s rows and the total count (both tenant-scoped as usual)."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+    counted = statement.order_by(None).subquery()
+    total = session.scalar(sa.select(sa.func.count()).select_from(counted))
     items = list(session.scalars(statement.limit(limit).offset(offset)))
     return items, int(total or 0)

@@ -144,8 +144,10 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("data_dir", _parse_path, "var",
                 "Directory for the SQLite file, the generated secret and the default "
                 "data directories below."),
-    SettingSpec("recordings_dir", _parse_path, None, "Call recordings. Default: `data_dir/recordings`."),
-    SettingSpec("faxes_dir", _parse_path, None, "Received and sent faxes. Default: `data_dir/faxes`."),
+    SettingSpec("recordings_dir", _parse_path, None,
+                "Call recordings. Default: `data_dir/recordings`."),
+    SettingSpec("faxes_dir", _parse_path, None,
+                "Received and sent faxes. Default: `data_dir/faxes`."),
     SettingSpec("prompt_cache_dir", _parse_path, None,
                 "Synthesized prompts. Default: `data_dir/prompt-cache`."),
     SettingSpec("attachments_dir", _parse_path, None,
@@ -229,7 +231,7 @@ def _suggest(key: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def load_settings(
+def load_settings(  # noqa: PLR0912 - one linear pass over the four sources reads best
     ini_path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
@@ -335,6 +337,9 @@ def settings_reference_markdown() -> str:
         "|---|---|---|---|",
     ]
     for spec in SPECS:
-        default = "(derived)" if spec.default is None else (f"`{spec.default}`" if spec.default else "(empty)")
+        if spec.default is None:
+            default = "(derived)"
+        else:
+            default = f"`{spec.default}`" if spec.default else "(empty)"
         lines.append(f"| `{spec.key}` | `{spec.env_name}` | {default} | {spec.doc} |")
     return "\n".join(lines) + "\n"

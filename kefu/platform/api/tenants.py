@@ -15,8 +15,8 @@ from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.tenancy.models import Tenant, TenantStatus
-from kefu.platform.tenancy.services import TenantError, TenantService, check_time_zone
 from kefu.platform.tenancy.scope import cross_tenant
+from kefu.platform.tenancy.services import TenantError, TenantService, check_time_zone
 
 
 class TenantOut(Out):

@@ -55,7 +55,8 @@ def _out(user: User, roles: list[Role]) -> UserOut:
 
 def _member(request: Request, user_id: uuid.UUID) -> tuple[User, list[Role]]:
     # Membership is tenant-scoped: a user of another tenant has no rows here, hence 404.
-    roles = list(request.db.scalars(sa.select(Membership.role).where(Membership.user_id == user_id)))
+    roles = list(request.db.scalars(
+        sa.select(Membership.role).where(Membership.user_id == user_id)))
     user = request.db.get(User, user_id) if roles else None
     if user is None:
         raise NotFound("user")

@@ -40,7 +40,8 @@ class CustomerService:
                                        Customer.company.ilike(pattern),
                                        Customer.account_number.ilike(pattern)))
         if phone:
-            query = query.where(Customer.phones.any(CustomerPhone.number == normalize_phone(phone)))
+            number = normalize_phone(phone)
+            query = query.where(Customer.phones.any(CustomerPhone.number == number))
         if email:
             query = query.where(
                 Customer.emails.any(CustomerEmail.address == email.strip().lower()))
@@ -61,8 +62,10 @@ class CustomerService:
         self.db.flush()
         return customer
 
-    def update(self, customer: Customer, fields: dict[str, Any],
-               phones: list[dict[str, Any]] | None, emails: list[dict[str, Any]] | None) -> Customer:
+    def update(
+        self, customer: Customer, fields: dict[str, Any],
+        phones: list[dict[str, Any]] | None, emails: list[dict[str, Any]] | None,
+    ) -> Customer:
         for name, value in fields.items():
             setattr(customer, name, value)
         if phones is not None or emails is not None:

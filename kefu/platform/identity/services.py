@@ -23,7 +23,7 @@ from kefu.platform.tenancy.models import Tenant, TenantStatus
 from kefu.platform.tenancy.scope import cross_tenant
 
 SESSION_TOKEN_BYTES = 32
-API_TOKEN_PREFIX = "kefu_"
+API_TOKEN_PREFIX = "kefu_"  # noqa: S105 - a marker that lets secret scanners spot tokens
 
 
 class IdentityError(ValueError):

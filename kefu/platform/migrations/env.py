@@ -22,6 +22,21 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Render kefu's column types as plain SQLAlchemy types, so migrations never import
+    application code that may change later."""
+    from sqlalchemy import JSON
+
+    from kefu.platform.db import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, JSON):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")  # type: ignore[attr-defined]
+        return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
+    return False
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     is_sqlite = connection.dialect.name == "sqlite"
     context.configure(
@@ -30,6 +45,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=is_sqlite,
         compare_type=True,
+        render_item=_render_item,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

@@ -43,7 +43,7 @@ class TenantScoped:
     """Mixin for tenant-owned models: a non-null ``tenant_id`` that leads their indexes."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - SQLAlchemy declared_attr protocol
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(
             sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
         )

@@ -6,9 +6,9 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.csrf import get_csrf_token
+from pyramid.events import BeforeRender, subscriber
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.request import Request
-from pyramid.events import BeforeRender, subscriber
 from pyramid.view import forbidden_view_config, view_config
 
 from kefu.platform.identity.permissions import Permission
