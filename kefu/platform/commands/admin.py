@@ -155,5 +155,3 @@ def demo_load(obj) -> None:  # type: ignore[no-untyped-def]
         click.echo(f"  {email:28} {what}")
     platform.close()
 
-
-commands = [tenant, user, token, demo]

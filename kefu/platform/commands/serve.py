@@ -45,7 +45,7 @@ def _run_http(platform: Platform, host: str, port: int, *, host_runtime: bool,
 
     app = create_app(platform, host_runtime=host_runtime, run_jobs=run_jobs)
     config = uvicorn.Config(
-        app, host=host, port=port, lifespan="on", ws="websockets", log_config=None,
+        app, host=host, port=port, lifespan="on", ws="websockets-sansio", log_config=None,
         access_log=False, proxy_headers=False, ws_max_size=1024 * 1024,
     )
     server = uvicorn.Server(config)
@@ -126,5 +126,3 @@ def worker(obj, burst: bool) -> None:  # type: ignore[no-untyped-def]
     run_worker(settings, platform.session_factory, events=platform.bus, burst=burst)
     platform.close()
 
-
-commands = [serve, web, runtime, worker]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
 MIN_LENGTH = 8
-# A real hash to verify against when the user does not exist, so a login attempt for an
-# unknown email takes as long as one for a known email (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash("kefu-timing-equaliser")
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so a login attempt for an
+    unknown email takes as long as one for a known email (no user enumeration by timing).
+    Made on first use: hashing costs a noticeable fraction of a second."""
+    return _hasher.hash("kefu-timing-equaliser")
 
 
 class WeakPasswordError(ValueError):
@@ -25,7 +31,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -40,7 +40,7 @@ class Directory:
         if not self.identity.is_superuser:
             query = query.where(Tenant.id == self.identity.tenant_id)
         with cross_tenant(self.db):
-            member_counts = dict(self.db.execute(counts).tuples().all())
+            member_counts = dict(self.db.execute(counts).all())
             return [TenantRow(t, member_counts.get(t.id, 0)) for t in self.db.scalars(query)]
 
     def users(self) -> list[UserRow]:
@@ -50,7 +50,7 @@ class Directory:
         rows = self.db.execute(
             sa.select(User, Membership.role).join(Membership, Membership.user_id == User.id)
             .order_by(User.display_name, Membership.role)
-        ).tuples().all()
+        ).all()
         by_user: dict[object, UserRow] = {}
         for user, role in rows:
             by_user.setdefault(user.id, UserRow(user, [])).roles.append(role.value)
