@@ -1,4 +1,4 @@
-"""Helpers API handlers share: the acting tenant and user, and auditing a change."""
+"""Helpers API handlers share: the acting tenant and user, and recording a change."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ def tenant_id(request: Request) -> uuid.UUID:
 
 
 def audit_change(request: Request, action: str, target: Any, **details: Any) -> None:
+    """Write the audit entry in the request's transaction and, once it commits, tell the
+    tenant's live sockets (``tenant.<id>.<action>``, e.g. ``customer.update``)."""
     identity = request.identity
-    audit.record(
+    entry = audit.record(
         request.db, action, tenant_id=identity.tenant_id, actor_user_id=identity.user_id,
         target=target, details=details, remote_addr=request.client_addr,
     )
+    if request.tenant is not None:
+        request.publish(action, {
+            "target_type": entry.target_type, "target_id": entry.target_id,
+            "actor_user_id": str(identity.user_id), "details": entry.details,
+        })

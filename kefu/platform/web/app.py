@@ -24,6 +24,30 @@ def _db(request: Request) -> Session:
     return session
 
 
+def _enqueue(request: Request, func: Any, *args: Any, **kwargs: Any) -> str:
+    """Queue a job once this request's transaction commits (dropped if it rolls back)."""
+    from kefu.platform.jobs import enqueue_after_commit
+
+    return enqueue_after_commit(request.db, request.platform.jobs, func, *args, **kwargs)
+
+
+def _publish(request: Request, name: str, data: dict[str, Any]) -> None:
+    """Publish ``tenant.<tenant>.<name>`` on the bus once this request's transaction commits,
+    so no socket ever sees an event for a change that was rolled back."""
+    from kefu.platform.events.api import encode_event
+    from kefu.platform.web.realtime import tenant_topic
+
+    topic = tenant_topic(request.tenant.id, name)
+    encode_event(topic, data, 1 << 20)  # a bad topic or payload fails now, inside the request
+    bus = request.platform.bus
+
+    def after_commit(committed: bool) -> None:
+        if committed:
+            bus.publish(topic, data)
+
+    request.tm.get().addAfterCommitHook(after_commit)
+
+
 def _platform(request: Request) -> Platform:
     return request.registry["kefu.platform"]  # type: ignore[no-any-return]
 
@@ -46,6 +70,8 @@ def configure(platform: Platform, **overrides: Any) -> Configurator:
     config.add_jinja2_renderer(".html")
     config.add_request_method(_db, "db", reify=True)
     config.add_request_method(_platform, "platform", reify=True)
+    config.add_request_method(_enqueue, "enqueue")
+    config.add_request_method(_publish, "publish")
 
     # Double-submit cookie CSRF on every unsafe method of a cookie-authenticated (or anonymous)
     # request; bearer-token clients carry no ambient credential and are exempt.
