@@ -10,8 +10,15 @@
 from __future__ import annotations
 
 import os
+import uuid as _uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+
+from tests.factories import Factory, WebClient
 
 BACKEND = os.environ.get("KEFU_TEST_BACKEND", "embedded")
 if BACKEND not in {"embedded", "production"}:
@@ -41,15 +48,6 @@ def postgres_url() -> str:
 
 
 # --- database and platform -----------------------------------------------------------------
-
-import uuid as _uuid
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
-
-from tests.factories import Factory, WebClient
 
 
 def _worker_suffix() -> str:

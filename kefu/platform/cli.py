@@ -73,7 +73,7 @@ class LazyGroup(click.Group):
             module_name, attribute = LAZY_COMMANDS[cmd_name]
             module = importlib.import_module(f"kefu.platform.commands.{module_name}")
             command: Any = getattr(module, attribute)
-            return command  # type: ignore[no-any-return]
+            return command
         return self._light_commands().get(cmd_name)
 
 

@@ -5,6 +5,7 @@ idempotent: running it again changes nothing that is already there."""
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,13 +76,13 @@ def load_demo(db: Session, tenants_dir: Path | None = None) -> DemoResult:
             db.add(Agent(user_id=user.id, display_name=user.display_name, extension=extension,
                          team=team, skills=[AgentSkill(skill=s, level=lvl)
                                             for s, lvl in skills.items()]))
-    for name, phone, email, vip, blacklisted, point in DEMO_CUSTOMERS:
+    for name, phone, contact_email, vip, blacklisted, point in DEMO_CUSTOMERS:
         if db.scalar(sa.select(Customer.id).where(Customer.name == name)) is None:
             db.add(Customer(
                 name=name, is_vip=vip, is_blacklisted=blacklisted, service_point=point,
                 blacklist_reason="repeated abusive calls" if blacklisted else None,
                 phones=[CustomerPhone(number=phone, label="mobile")],
-                emails=[CustomerEmail(address=email)] if email else [],
+                emails=[CustomerEmail(address=contact_email)] if contact_email else [],
             ))
     db.flush()
     config_files = _store_demo_config(db, tenant, tenants_dir, users["analyst@demo.example"].id)
@@ -89,7 +90,7 @@ def load_demo(db: Session, tenants_dir: Path | None = None) -> DemoResult:
 
 
 def _store_demo_config(db: Session, tenant: Tenant, tenants_dir: Path | None,
-                       author_id: object) -> int:
+                       author_id: uuid.UUID) -> int:
     """Store ``tenants/demo/**/*.kefu`` as a config version and deploy it, once."""
     directory = (tenants_dir or default_tenants_dir()) / DEMO_SLUG
     files = {str(p.relative_to(directory)): p.read_text(encoding="utf-8")

@@ -46,7 +46,7 @@ async def heartbeat(platform: Platform, stopping: asyncio.Event) -> None:
 
 def _load(path: str) -> Service:
     module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 class RuntimeHost:

@@ -265,12 +265,12 @@ def load_settings(  # noqa: PLR0912 - one linear pass over the four sources read
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name in ENV_NON_SETTINGS:
             continue
-        spec = SPECS_BY_ENV.get(name)
-        if spec is None:
+        env_spec = SPECS_BY_ENV.get(name)
+        if env_spec is None:
             guess = name[len(ENV_PREFIX):].lower().replace("_", ".", 1)
             raise SettingsError(f"environment: unknown setting {name}{_suggest(guess)}")
-        raw[spec.key] = value
-        sources[spec.key] = f"environment {name}"
+        raw[env_spec.key] = value
+        sources[env_spec.key] = f"environment {name}"
 
     for key, value in (overrides or {}).items():
         if key not in SPECS_BY_KEY:

@@ -11,7 +11,7 @@ from kefu.platform.audit import services as audit
 
 
 def tenant_id(request: Request) -> uuid.UUID:
-    return request.tenant.id  # type: ignore[no-any-return]
+    return request.tenant.id
 
 
 def audit_change(request: Request, action: str, target: Any, **details: Any) -> None:

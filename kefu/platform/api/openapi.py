@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -28,13 +28,15 @@ _ERROR_SCHEMA = {
 }
 
 
-def _models() -> list[tuple[type[BaseModel], str]]:
-    pairs: dict[tuple[type[BaseModel], str], None] = {}
+def _models() -> list[tuple[type[BaseModel], Literal["validation", "serialization"]]]:
+    pairs: dict[tuple[type[BaseModel], Literal["validation", "serialization"]], None] = {}
     for op in OPERATIONS:
         if op.body is not None:
             pairs[(op.body, "validation")] = None
         if op.response is not None:
             pairs[(op.response, "serialization")] = None
+        if op.query is not None:  # for the enums its parameters refer to
+            pairs[(op.query, "validation")] = None
     return list(pairs)
 
 
@@ -51,7 +53,8 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     ]
     if op.query is not None:
         for name, info in op.query.model_fields.items():
-            schema = op.query.model_json_schema()["properties"][name]
+            schema = op.query.model_json_schema(
+                ref_template="#/components/schemas/{model}")["properties"][name]
             params.append({"name": info.alias or name, "in": "query",
                            "required": info.is_required(), "schema": schema,
                            "description": info.description or ""})

@@ -14,7 +14,7 @@ from kefu.platform.tenancy.scope import cross_tenant
 from kefu.platform.tenancy.services import TenantError, TenantService
 
 
-def _platform(obj) -> Platform:  # type: ignore[no-untyped-def]
+def _platform(obj) -> Platform:
     return Platform(obj.settings)
 
 
@@ -29,7 +29,7 @@ def tenant() -> None:
 @click.option("--time-zone", default="UTC", show_default=True, help="IANA time zone.")
 @click.option("--locale", default="en", show_default=True)
 @click.pass_obj
-def tenant_add(obj, slug: str, name: str, time_zone: str, locale: str) -> None:  # type: ignore[no-untyped-def]
+def tenant_add(obj, slug: str, name: str, time_zone: str, locale: str) -> None:
     """Create tenant SLUG."""
     platform = _platform(obj)
     with platform.session() as db:
@@ -45,7 +45,7 @@ def tenant_add(obj, slug: str, name: str, time_zone: str, locale: str) -> None: 
 
 @tenant.command("list")
 @click.pass_obj
-def tenant_list(obj) -> None:  # type: ignore[no-untyped-def]
+def tenant_list(obj) -> None:
     """List tenants."""
     platform = _platform(obj)
     with platform.session() as db:
@@ -76,7 +76,8 @@ def user() -> None:
 @click.option("--superuser", is_flag=True, help="Platform operator: manages every tenant.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_obj
-def user_add(obj, email: str, name: str, tenant_slug: str | None, roles: tuple[str, ...],  # type: ignore[no-untyped-def]
+def user_add(  # noqa: PLR0917 - click passes every option positionally
+    obj, email: str, name: str, tenant_slug: str | None, roles: tuple[str, ...],
              superuser: bool, password_stdin: bool) -> None:
     """Create user EMAIL (or add roles to an existing one). Asks for a password on a
     terminal; without one the user cannot log in until a password is set."""
@@ -115,7 +116,7 @@ def token() -> None:
 @click.option("--tenant", "tenant_slug", required=True)
 @click.option("--name", default="cli", show_default=True)
 @click.pass_obj
-def token_add(obj, email: str, tenant_slug: str, name: str) -> None:  # type: ignore[no-untyped-def]
+def token_add(obj, email: str, tenant_slug: str, name: str) -> None:
     """Create an API token acting as EMAIL in a tenant; prints the secret once."""
     platform = _platform(obj)
     with platform.session() as db:
@@ -140,7 +141,7 @@ def demo() -> None:
 
 @demo.command("load")
 @click.pass_obj
-def demo_load(obj) -> None:  # type: ignore[no-untyped-def]
+def demo_load(obj) -> None:
     """Create the demo tenant, its users, agents and customers (idempotent)."""
     from kefu.platform.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 

@@ -16,7 +16,7 @@ def command() -> None:
 @command.command("upgrade")
 @click.argument("revision", default="head")
 @click.pass_obj
-def upgrade(obj, revision: str) -> None:  # type: ignore[no-untyped-def]
+def upgrade(obj, revision: str) -> None:
     """Upgrade the schema to REVISION (default: the latest)."""
     migrate.upgrade(obj.settings.database_url, revision)
     click.echo(f"database at {revision}")
@@ -25,7 +25,7 @@ def upgrade(obj, revision: str) -> None:  # type: ignore[no-untyped-def]
 @command.command("downgrade")
 @click.argument("revision")
 @click.pass_obj
-def downgrade(obj, revision: str) -> None:  # type: ignore[no-untyped-def]
+def downgrade(obj, revision: str) -> None:
     """Downgrade the schema to REVISION ('base' removes every table)."""
     migrate.downgrade(obj.settings.database_url, revision)
     click.echo(f"database at {revision}")
@@ -33,7 +33,7 @@ def downgrade(obj, revision: str) -> None:  # type: ignore[no-untyped-def]
 
 @command.command("current")
 @click.pass_obj
-def current(obj) -> None:  # type: ignore[no-untyped-def]
+def current(obj) -> None:
     """Print the database's revision and the latest one."""
     engine = create_engine(obj.settings.database_url)
     click.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
@@ -42,7 +42,7 @@ def current(obj) -> None:  # type: ignore[no-untyped-def]
 
 @command.command("check")
 @click.pass_obj
-def check(obj) -> None:  # type: ignore[no-untyped-def]
+def check(obj) -> None:
     """Fail if the database is not at head or the models drifted from the migrations."""
     engine = create_engine(obj.settings.database_url)
     try:

@@ -62,7 +62,7 @@ _http_options = [
 ]
 
 
-def _with_http_options(func):  # type: ignore[no-untyped-def]
+def _with_http_options(func):
     for option in reversed(_http_options):
         func = option(func)
     return func
@@ -71,7 +71,7 @@ def _with_http_options(func):  # type: ignore[no-untyped-def]
 @click.command("serve")
 @_with_http_options
 @click.pass_obj
-def serve(obj, host: str | None, port: int | None, auto_migrate: bool) -> None:  # type: ignore[no-untyped-def]
+def serve(obj, host: str | None, port: int | None, auto_migrate: bool) -> None:
     """Run everything in one process: web app, websockets, runtime and jobs."""
     settings = obj.settings
     platform = _prepare(settings, auto_migrate=auto_migrate)
@@ -82,7 +82,7 @@ def serve(obj, host: str | None, port: int | None, auto_migrate: bool) -> None: 
 @click.command("web")
 @_with_http_options
 @click.pass_obj
-def web(obj, host: str | None, port: int | None, auto_migrate: bool) -> None:  # type: ignore[no-untyped-def]
+def web(obj, host: str | None, port: int | None, auto_migrate: bool) -> None:
     """Serve pages, the API and websockets (production; run as many as you like)."""
     settings = obj.settings
     _needs_redis(settings, "web")
@@ -93,7 +93,7 @@ def web(obj, host: str | None, port: int | None, auto_migrate: bool) -> None:  #
 
 @click.command("runtime")
 @click.pass_obj
-def runtime(obj) -> None:  # type: ignore[no-untyped-def]
+def runtime(obj) -> None:
     """Run the runtime services: engines and channel listeners (production)."""
     from kefu.platform.runtime_host import RuntimeHost
 
@@ -116,7 +116,7 @@ def runtime(obj) -> None:  # type: ignore[no-untyped-def]
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @click.pass_obj
-def worker(obj, burst: bool) -> None:  # type: ignore[no-untyped-def]
+def worker(obj, burst: bool) -> None:
     """Run background jobs from Redis (RQ), with the scheduler (production)."""
     from kefu.platform.jobs import run_worker
 

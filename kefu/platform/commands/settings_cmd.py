@@ -10,7 +10,7 @@ from kefu.platform.settings import SPECS, settings_reference_markdown
 @click.command("settings")
 @click.option("--markdown", is_flag=True, help="Print the configuration reference table.")
 @click.pass_obj
-def command(obj, markdown: bool) -> None:  # type: ignore[no-untyped-def]
+def command(obj, markdown: bool) -> None:
     """Show every setting with its value and where it came from."""
     if markdown:
         click.echo(settings_reference_markdown(), nl=False)

@@ -56,7 +56,7 @@ class KefuSecurityPolicy:
         # Reified per request: resolution reads the database once.
         if not hasattr(request, "_kefu_identity"):
             request._kefu_identity = _resolve(request)
-        return request._kefu_identity  # type: ignore[no-any-return]
+        return request._kefu_identity
 
     def authenticated_userid(self, request: Request) -> str | None:
         identity = self.identity(request)
@@ -82,4 +82,4 @@ def request_tenant(request: Request) -> Tenant | None:
     identity = request.identity
     if identity is None or identity.tenant_id is None:
         return None
-    return request.db.get(Tenant, identity.tenant_id)  # type: ignore[no-any-return]
+    return request.db.get(Tenant, identity.tenant_id)

@@ -3,6 +3,8 @@ engine URL comes from kefu's settings, never from an alembic.ini."""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 
 import kefu.platform.models  # noqa: F401 - registers every table on Base.metadata
@@ -16,13 +18,13 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: Any) -> str | Literal[False]:
     """Render kefu's column types as plain SQLAlchemy types, so migrations never import
     application code that may change later."""
     from sqlalchemy import JSON
@@ -32,12 +34,12 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     if type_ == "type" and isinstance(obj, JSON):
-        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")  # type: ignore[attr-defined]
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return "sa.JSON().with_variant(postgresql.JSONB(), 'postgresql')"
     return False
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     is_sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,

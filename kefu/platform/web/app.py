@@ -49,7 +49,7 @@ def _publish(request: Request, name: str, data: dict[str, Any]) -> None:
 
 
 def _platform(request: Request) -> Platform:
-    return request.registry["kefu.platform"]  # type: ignore[no-any-return]
+    return request.registry["kefu.platform"]
 
 
 def configure(platform: Platform, **overrides: Any) -> Configurator:

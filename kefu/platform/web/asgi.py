@@ -79,7 +79,7 @@ class KefuASGI:
     async def startup(self) -> None:
         self.platform.bus  # noqa: B018 - create the bus on this loop before requests use it
         if self.run_jobs:
-            await asyncio.to_thread(self.platform.jobs.start)  # type: ignore[attr-defined]
+            await asyncio.to_thread(self.platform.jobs.start)
         if self.host_runtime:
             self.runtime = RuntimeHost(self.platform)
             await self.runtime.start()

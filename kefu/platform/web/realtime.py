@@ -22,10 +22,10 @@ import re
 from typing import Any
 
 from kefu.platform.context import Platform
+from kefu.platform.identity.models import User
+from kefu.platform.identity.permissions import Permission
 from kefu.platform.identity.security import SESSION_COOKIE
 from kefu.platform.identity.services import Identity, IdentityService
-from kefu.platform.identity.permissions import Permission
-from kefu.platform.identity.models import User
 from kefu.platform.logs import log_context
 from kefu.platform.web.sockets import (
     CLOSE_BAD_MESSAGE,
@@ -95,7 +95,7 @@ class _EventsSession:
         self.identity = identity
         self.prefix = tenant_topic(identity.tenant_id, "")
         self.patterns: list[str] = []
-        self.forwarder: asyncio.Task[None] | None = None
+        self.forwarder: asyncio.Task[None] | None = None  # replaced on every subscribe
         self.subscription: Any = None
 
     async def run(self) -> None:
@@ -104,12 +104,13 @@ class _EventsSession:
         try:
             done, _pending = await asyncio.wait({reader, checker},
                                                 return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
+            for finished in done:
+                finished.result()
         except SocketClosed:
             pass
         finally:
-            for task in (reader, checker, self.forwarder):
+            tasks: list[asyncio.Task[None] | None] = [reader, checker, self.forwarder]
+            for task in tasks:
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, SocketClosed, Exception):

@@ -24,7 +24,7 @@ def two_tenants(factory):  # type: ignore[no-untyped-def]
 
 
 def test_scoped_session_reads_only_its_tenant(factory, two_tenants) -> None:  # type: ignore[no-untyped-def]
-    a, b = two_tenants
+    a, _b = two_tenants
     with factory.session(a) as db:
         assert [c.name for c in db.scalars(sa.select(Customer))] == ["Alice"]
         assert db.scalar(sa.select(sa.func.count()).select_from(CustomerPhone)) == 1
