@@ -13,13 +13,14 @@ from kefu.platform.api.context import audit_change
 from kefu.platform.api.errors import NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.interactions import InteractionOut
-from kefu.platform.api.schemas import Body, Out, Query
+from kefu.platform.api.schemas import Body, Out, Query, not_null
 from kefu.platform.customers.services import CustomerService
 from kefu.platform.identity.permissions import Permission
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-PhoneNumber = Annotated[str, StringConstraints(min_length=3, max_length=32,
-                                               pattern=r"^\+?[0-9 ()./-]+$")]
+# Digits with the usual separators; at least three digits, so "---" is not a number.
+PhoneNumber = Annotated[str, StringConstraints(
+    min_length=3, max_length=32, pattern=r"^\+?[ ()./-]*(?:[0-9][ ()./-]*){3,}$")]
 
 
 class PhoneIn(Body):
@@ -60,6 +61,8 @@ class CustomerUpdate(Body):
     notes: str | None = Field(None, max_length=20000)
     phones: list[PhoneIn] | None = Field(None, max_length=20)
     emails: list[EmailIn] | None = Field(None, max_length=20)
+
+    _not_null = not_null("name", "is_vip", "is_blacklisted", "notes", "phones", "emails")
 
 
 class PhoneOut(Out):

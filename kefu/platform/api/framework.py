@@ -102,6 +102,23 @@ def _invalid(exc: ValidationError, where: str) -> ApiError:
                     f"{where} field {first['field']!r}: {first['message']}{more}", fields)
 
 
+def _find_nul(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The path of the first string (value or key) holding U+0000, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = (path + (key,)) if "\x00" in key else _find_nul(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_nul(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
 def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     content_type = request.content_type or ""
     if request.body and content_type not in {"application/json", ""}:
@@ -113,6 +130,12 @@ def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "request body must be a JSON object")
+    nul_at = _find_nul(data, ())
+    if nul_at is not None:
+        # PostgreSQL cannot store U+0000 in text; refuse it on every backend alike.
+        field = _field_path(nul_at)
+        raise ApiError(422, "validation_failed", f"body field {field!r}: contains a NUL character",
+                       [{"field": field, "message": "contains a NUL character"}])
     try:
         # JSON-mode validation: strict about types (no "12" for 12) yet reads ISO dates and
         # UUID strings the way JSON clients send them.

@@ -1,24 +1,34 @@
-"""/api/v1/interactions: calls, chats, emails, SMS, faxes and kiosk sessions."""
+"""/api/v1/interactions: calls, chats, emails, SMS, faxes and kiosk sessions, and the unified
+message store behind them.
+
+Posting a message is idempotent on ``external_id`` (the channel's own message id): the first
+post stores it (201); a redelivery to the same interaction returns the stored message with 200
+and writes nothing; the same external id on another interaction of the channel is a 409."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pyramid.request import Request
+from pyramid.response import Response
 
-from kefu.platform.api.errors import NotFound
+from kefu.platform.api.context import audit_change
+from kefu.platform.api.errors import Conflict, InvalidField, NotFound
 from kefu.platform.api.framework import api
-from kefu.platform.api.schemas import Out, Query
+from kefu.platform.api.schemas import Body, Out, Query, not_null
+from kefu.platform.configs.services import ConfigService
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.interactions.models import (
     Channel,
     Direction,
     InteractionState,
+    MessageStatus,
     Outcome,
 )
-from kefu.platform.interactions.services import InteractionService
+from kefu.platform.interactions.services import DuplicateMessage, InteractionService
 
 
 class InteractionOut(Out):
@@ -47,18 +57,204 @@ class InteractionOut(Out):
     data: dict[str, Any]
 
 
-@api("/interactions/{interaction_id}", "GET", permission=Permission.INTERACTIONS_READ,
-     tag="interactions", summary="Get an interaction", response=InteractionOut)
-def get_interaction(request: Request, interaction_id: uuid.UUID) -> InteractionOut:
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# Times must carry a zone ("...Z" or "+08:00"); they are kept and returned in UTC.
+Time = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=254)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class InteractionCreate(Body):
+    """An interaction recorded by an outside system (a PBX, a CRM logging a visit...)."""
+
+    channel: Channel
+    direction: Direction
+    state: InteractionState = InteractionState.CREATED
+    customer_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    queue: Name | None = None
+    flow: Name | None = None
+    from_address: Address | None = None
+    to_address: Address | None = None
+    subject: str | None = Field(None, max_length=500)
+    external_id: Ref | None = None
+    created_at: Time | None = Field(None, description="when it happened; now if left out")
+    queued_at: Time | None = None
+    offered_at: Time | None = None
+    answered_at: Time | None = None
+    ended_at: Time | None = None
+    outcome: Outcome | None = None
+    disposition: Name | None = None
+    recording_ref: Ref | None = None
+    document_ref: Ref | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class InteractionUpdate(Body):
+    state: InteractionState | None = None
+    customer_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    queue: Name | None = None
+    flow: Name | None = None
+    subject: str | None = Field(None, max_length=500)
+    queued_at: Time | None = None
+    offered_at: Time | None = None
+    answered_at: Time | None = None
+    ended_at: Time | None = None
+    outcome: Outcome | None = None
+    disposition: Name | None = None
+    recording_ref: Ref | None = None
+    document_ref: Ref | None = None
+    data: dict[str, Any] | None = Field(None, description="replaces the whole data object")
+
+    _not_null = not_null("state", "data")
+
+
+class InteractionQuery(Query):
+    channel: Channel | None = None
+    state: InteractionState | None = None
+    direction: Direction | None = None
+    customer_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    queue: str | None = Field(None, max_length=100)
+    external_id: str | None = Field(None, max_length=500)
+    created_after: Time | None = Field(None, description="inclusive, with a time zone")
+    created_before: Time | None = Field(None, description="exclusive, with a time zone")
+
+
+class MessageCreate(Body):
+    """A message of the interaction's channel; its customer is the interaction's."""
+
+    direction: Direction
+    status: MessageStatus | None = Field(
+        None, description="default: received (inbound) or queued (outbound)")
+    sender: Address | None = None
+    recipients: list[Address] = Field(default_factory=list, max_length=100)
+    subject: str | None = Field(None, max_length=998)
+    body_text: str = Field("", max_length=200_000)
+    body_html: str | None = Field(None, max_length=500_000)
+    external_id: str | None = Field(None, min_length=1, max_length=998,
+                                    description="the channel's message id; makes posting "
+                                                "idempotent")
+    in_reply_to: str | None = Field(None, max_length=998)
+    author_agent_id: uuid.UUID | None = None
+    headers: dict[str, str] = Field(default_factory=dict, max_length=200)
+    sent_at: Time | None = None
+    delivered_at: Time | None = None
+    read_at: Time | None = None
+
+
+class MessageOut(Out):
+    id: uuid.UUID
+    interaction_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    channel: Channel
+    direction: Direction
+    status: MessageStatus
+    sender: str | None
+    recipients: list[Any]
+    subject: str | None
+    body_text: str
+    body_html: str | None
+    external_id: str | None
+    in_reply_to: str | None
+    author_agent_id: uuid.UUID | None
+    headers: dict[str, Any]
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+
+
+def _load(request: Request, interaction_id: uuid.UUID) -> Any:
     interaction = InteractionService(request.db).get(interaction_id)
     if interaction is None:
         raise NotFound("interaction")
-    return InteractionOut.model_validate(interaction)
+    return interaction
+
+
+def _check_references(request: Request, fields: dict[str, Any]) -> None:
+    """Referenced records must exist in this tenant (another tenant's are unknown here)."""
+    service = InteractionService(request.db)
+    if fields.get("customer_id") is not None and not service.customer_exists(
+            fields["customer_id"]):
+        raise InvalidField("customer_id", "no customer of this tenant has this id")
+    for name in ("agent_id", "author_agent_id"):
+        if fields.get(name) is not None and not service.agent_exists(fields[name]):
+            raise InvalidField(name, "no agent of this tenant has this id")
 
 
 @api("/interactions", "GET", permission=Permission.INTERACTIONS_READ, tag="interactions",
-     summary="List interactions, newest first", query=Query, response=InteractionOut,
+     summary="List interactions, newest first", query=InteractionQuery, response=InteractionOut,
      list_response=True)
-def list_interactions(request: Request, query: Query) -> Any:
-    items, total = InteractionService(request.db).search(limit=query.limit, offset=query.offset)
+def list_interactions(request: Request, query: InteractionQuery) -> Any:
+    filters = query.model_dump(exclude={"limit", "offset"})
+    items, total = InteractionService(request.db).search(
+        **filters, limit=query.limit, offset=query.offset)
     return [InteractionOut.model_validate(i) for i in items], total
+
+
+@api("/interactions", "POST", permission=Permission.INTERACTIONS_WRITE, tag="interactions",
+     summary="Record an interaction (it runs on the deployed config version)",
+     body=InteractionCreate, response=InteractionOut, status=201)
+def create_interaction(request: Request, body: InteractionCreate) -> InteractionOut:
+    fields = body.model_dump(exclude_none=True)
+    _check_references(request, fields)
+    deployed = ConfigService(request.db).deployed()
+    fields["config_version_id"] = deployed.id if deployed is not None else None
+    interaction = InteractionService(request.db).create(fields)
+    audit_change(request, "interaction.create", interaction, channel=str(interaction.channel))
+    return InteractionOut.model_validate(interaction)
+
+
+@api("/interactions/{interaction_id}", "GET", permission=Permission.INTERACTIONS_READ,
+     tag="interactions", summary="Get an interaction", response=InteractionOut)
+def get_interaction(request: Request, interaction_id: uuid.UUID) -> InteractionOut:
+    return InteractionOut.model_validate(_load(request, interaction_id))
+
+
+@api("/interactions/{interaction_id}", "PATCH", permission=Permission.INTERACTIONS_WRITE,
+     tag="interactions", summary="Change an interaction (only the fields sent)",
+     body=InteractionUpdate, response=InteractionOut)
+def update_interaction(request: Request, interaction_id: uuid.UUID,
+                       body: InteractionUpdate) -> InteractionOut:
+    interaction = _load(request, interaction_id)
+    fields = body.model_dump(exclude_unset=True)
+    _check_references(request, fields)
+    InteractionService(request.db).update(interaction, fields)
+    audit_change(request, "interaction.update", interaction, fields=sorted(fields))
+    return InteractionOut.model_validate(interaction)
+
+
+@api("/interactions/{interaction_id}/messages", "GET", permission=Permission.INTERACTIONS_READ,
+     tag="interactions", summary="The interaction's messages, oldest first", query=Query,
+     response=MessageOut, list_response=True)
+def list_messages(request: Request, interaction_id: uuid.UUID, query: Query) -> Any:
+    _load(request, interaction_id)
+    items, total = InteractionService(request.db).messages(
+        interaction_id, query.limit, query.offset)
+    return [MessageOut.model_validate(m) for m in items], total
+
+
+def _status_200(_request: Request, response: Response) -> None:
+    response.status = 200
+
+
+@api("/interactions/{interaction_id}/messages", "POST", permission=Permission.INTERACTIONS_WRITE,
+     tag="interactions", summary="Store a message (201; a redelivery of the same external_id "
+                                 "returns the stored one with 200)",
+     body=MessageCreate, response=MessageOut, status=201)
+def create_message(request: Request, interaction_id: uuid.UUID,
+                   body: MessageCreate) -> MessageOut:
+    interaction = _load(request, interaction_id)
+    fields = body.model_dump(exclude_none=True)
+    _check_references(request, fields)
+    try:
+        message, created = InteractionService(request.db).add_message(interaction, fields)
+    except DuplicateMessage as exc:
+        raise Conflict(str(exc), "external_id") from None
+    if created:
+        audit_change(request, "message.create", message, interaction_id=str(interaction.id))
+    else:
+        request.add_response_callback(_status_200)
+    return MessageOut.model_validate(message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Body(BaseModel):
@@ -22,3 +24,17 @@ class Query(BaseModel):
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def _reject_null(cls: type[BaseModel], value: Any) -> Any:
+    if value is None:
+        raise ValueError("may be left out but not null")
+    return value
+
+
+def not_null(*fields: str) -> Any:
+    """For PATCH bodies: the named fields may be omitted (unchanged) but not sent as null.
+
+    Use as a class attribute: ``_not_null = not_null("name", "is_vip")``.
+    """
+    return field_validator(*fields)(_reject_null)

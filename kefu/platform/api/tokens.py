@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import AwareDatetime, Field, field_validator
 from pyramid.request import Request
 
 from kefu.platform.api.context import audit_change, tenant_id
@@ -36,7 +36,14 @@ class TokenCreated(TokenOut):
 
 class TokenCreate(Body):
     name: str = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = Field(None, description="with a time zone; in the future")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
 
 
 def _own(request: Request) -> sa.Select[Any]:

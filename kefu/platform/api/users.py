@@ -78,7 +78,7 @@ def _set_roles(request: Request, user: User, roles: list[Role]) -> None:
 def list_users(request: Request, query: Query) -> Any:
     rows = request.db.execute(
         sa.select(User, Membership.role).join(Membership, Membership.user_id == User.id)
-        .order_by(User.display_name, User.id)).tuples().all()
+        .order_by(User.display_name, User.id)).all()
     grouped: dict[uuid.UUID, tuple[User, list[Role]]] = {}
     for user, role in rows:
         grouped.setdefault(user.id, (user, []))[1].append(role)

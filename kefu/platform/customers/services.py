@@ -95,7 +95,7 @@ class CustomerService:
                 row = current.get(number) or CustomerPhone(number=number)
                 row.label = phone.get("label")
                 wanted[number] = row
-            customer.phones = list(wanted.values())
+            customer.phones = sorted(wanted.values(), key=lambda row: row.number)
         if emails is not None:
             current_emails = {e.address: e for e in customer.emails}
             wanted_emails: dict[str, CustomerEmail] = {}
@@ -104,4 +104,4 @@ class CustomerService:
                 row_e = current_emails.get(address) or CustomerEmail(address=address)
                 row_e.label = email.get("label")
                 wanted_emails[address] = row_e
-            customer.emails = list(wanted_emails.values())
+            customer.emails = sorted(wanted_emails.values(), key=lambda row: row.address)

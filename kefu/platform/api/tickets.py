@@ -1,0 +1,182 @@
+"""/api/v1/tickets: work orders (registration, complaint, repair, enquiry...) and their history.
+
+Types and states are names from the tenant's DSL workflows; until the workflow engine checks
+transitions, any state name is accepted. Every change is recorded as a history entry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pyramid.request import Request
+
+from kefu.platform.api.context import audit_change
+from kefu.platform.api.errors import InvalidField, NotFound
+from kefu.platform.api.framework import api
+from kefu.platform.api.schemas import Body, Out, Query, not_null
+from kefu.platform.identity.permissions import Permission
+from kefu.platform.tickets.models import Priority
+from kefu.platform.tickets.services import TicketService
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# Times must carry a zone ("...Z" or "+08:00"); they are kept and returned in UTC.
+Time = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class TicketCreate(Body):
+    type: Name = Field(description="ticket type as declared in the tenant's workflows")
+    state: Name = "new"
+    priority: Priority = Priority.NORMAL
+    subject: Subject
+    description: str = Field("", max_length=20000)
+    customer_id: uuid.UUID | None = None
+    interaction_id: uuid.UUID | None = None
+    department: Name | None = None
+    assignee_agent_id: uuid.UUID | None = None
+    response_due_at: Time | None = None
+    resolve_due_at: Time | None = None
+    data: dict[str, Any] = Field(default_factory=dict, description="form fields")
+
+
+class TicketUpdate(Body):
+    state: Name | None = None
+    priority: Priority | None = None
+    subject: Subject | None = None
+    description: str | None = Field(None, max_length=20000)
+    customer_id: uuid.UUID | None = None
+    department: Name | None = None
+    assignee_agent_id: uuid.UUID | None = None
+    response_due_at: Time | None = None
+    resolve_due_at: Time | None = None
+    data: dict[str, Any] | None = Field(None, description="replaces the whole data object")
+
+    _not_null = not_null("state", "priority", "subject", "description", "data")
+
+
+class CommentCreate(Body):
+    comment: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+
+
+class TicketEventOut(Out):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    action: str
+    from_state: str | None
+    to_state: str | None
+    changes: dict[str, Any]
+    comment: str | None
+    actor_user_id: uuid.UUID | None
+    created_at: datetime
+
+
+class TicketOut(Out):
+    id: uuid.UUID
+    number: int
+    type: str
+    state: str
+    priority: Priority
+    subject: str
+    description: str
+    customer_id: uuid.UUID | None
+    interaction_id: uuid.UUID | None
+    department: str | None
+    assignee_agent_id: uuid.UUID | None
+    created_by_user_id: uuid.UUID | None
+    response_due_at: datetime | None
+    resolve_due_at: datetime | None
+    first_response_at: datetime | None
+    closed_at: datetime | None
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketDetailOut(TicketOut):
+    history: list[TicketEventOut]
+
+
+class TicketQuery(Query):
+    state: str | None = Field(None, max_length=100)
+    type: str | None = Field(None, max_length=100)
+    priority: Priority | None = None
+    department: str | None = Field(None, max_length=100)
+    assignee_agent_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    overdue: bool | None = Field(None, description="open and past a due time (or not)")
+
+
+def _load(request: Request, ticket_id: uuid.UUID, *, with_history: bool = False) -> Any:
+    ticket = TicketService(request.db).get(ticket_id, with_history=with_history)
+    if ticket is None:
+        raise NotFound("ticket")
+    return ticket
+
+
+def _check_references(request: Request, fields: dict[str, Any]) -> None:
+    missing = TicketService(request.db).missing_reference(fields)
+    if missing is not None:
+        field, what = missing
+        raise InvalidField(field, f"no {what} of this tenant has this id")
+
+
+@api("/tickets", "GET", permission=Permission.TICKETS_READ, tag="tickets",
+     summary="List tickets, newest first", query=TicketQuery, response=TicketOut,
+     list_response=True)
+def list_tickets(request: Request, query: TicketQuery) -> Any:
+    filters = query.model_dump(exclude={"limit", "offset"})
+    items, total = TicketService(request.db).search(
+        **filters, limit=query.limit, offset=query.offset)
+    return [TicketOut.model_validate(t) for t in items], total
+
+
+@api("/tickets", "POST", permission=Permission.TICKETS_WRITE, tag="tickets",
+     summary="Open a ticket (numbered per tenant)", body=TicketCreate,
+     response=TicketDetailOut, status=201)
+def create_ticket(request: Request, body: TicketCreate) -> TicketDetailOut:
+    fields = body.model_dump()
+    _check_references(request, fields)
+    service = TicketService(request.db)
+    ticket = service.create(fields, request.identity.user_id)
+    audit_change(request, "ticket.create", ticket, number=ticket.number)
+    return TicketDetailOut.model_validate(_load(request, ticket.id, with_history=True))
+
+
+@api("/tickets/{ticket_id}", "GET", permission=Permission.TICKETS_READ, tag="tickets",
+     summary="Get a ticket with its history", response=TicketDetailOut)
+def get_ticket(request: Request, ticket_id: uuid.UUID) -> TicketDetailOut:
+    return TicketDetailOut.model_validate(_load(request, ticket_id, with_history=True))
+
+
+@api("/tickets/{ticket_id}", "PATCH", permission=Permission.TICKETS_WRITE, tag="tickets",
+     summary="Change a ticket (only the fields sent; each change is recorded in its history)",
+     body=TicketUpdate, response=TicketOut)
+def update_ticket(request: Request, ticket_id: uuid.UUID, body: TicketUpdate) -> TicketOut:
+    ticket = _load(request, ticket_id)
+    fields = body.model_dump(exclude_unset=True)
+    _check_references(request, fields)
+    event = TicketService(request.db).update(ticket, fields, request.identity.user_id)
+    if event is not None:
+        audit_change(request, "ticket.update", ticket, fields=sorted(event.changes))
+    return TicketOut.model_validate(ticket)
+
+
+@api("/tickets/{ticket_id}/comments", "POST", permission=Permission.TICKETS_WRITE,
+     tag="tickets", summary="Comment on a ticket", body=CommentCreate,
+     response=TicketEventOut, status=201)
+def comment_ticket(request: Request, ticket_id: uuid.UUID, body: CommentCreate) -> TicketEventOut:
+    ticket = _load(request, ticket_id)
+    event = TicketService(request.db).comment(ticket, body.comment, request.identity.user_id)
+    audit_change(request, "ticket.comment", ticket, event_id=str(event.id))
+    return TicketEventOut.model_validate(event)
+
+
+@api("/tickets/{ticket_id}/history", "GET", permission=Permission.TICKETS_READ, tag="tickets",
+     summary="A ticket's history, oldest first", query=Query, response=TicketEventOut,
+     list_response=True)
+def ticket_history(request: Request, ticket_id: uuid.UUID, query: Query) -> Any:
+    _load(request, ticket_id)
+    items, total = TicketService(request.db).history(ticket_id, query.limit, query.offset)
+    return [TicketEventOut.model_validate(e) for e in items], total

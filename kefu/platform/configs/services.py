@@ -1,0 +1,120 @@
+"""Tenant config versions: storing DSL sources as numbered versions and deploying one.
+
+Every version is immutable once stored; deploying one makes it the version new interactions
+run on and supersedes the one deployed before (one deployed version per tenant)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kefu.platform.configs.models import ConfigStatus, ConfigVersion
+from kefu.platform.db import paginate, utcnow
+from kefu.platform.tenancy.sequences import lock_in_tenant, next_in_tenant
+
+
+class ConfigError(ValueError):
+    """A request on config versions that cannot be carried out (the message says why)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def source_hash(files: dict[str, str]) -> str:
+    """SHA-256 of the canonical JSON of the files (sorted keys, no spaces, UTF-8): the same
+    files give the same hash whatever order they were sent in."""
+    canonical = json.dumps(files, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class CheckResult:
+    """What checking a config's sources decided: its status and what goes with it."""
+
+    status: ConfigStatus
+    diagnostics: list[dict[str, Any]] = field(default_factory=list)
+    compiled: dict[str, Any] | None = None
+    compiled_hash: str | None = None
+
+
+# Deployable statuses: "draft" until the DSL compiler is wired into ``check``; a superseded
+# version may be deployed again (rolling back).
+_DEPLOYABLE = {ConfigStatus.DRAFT, ConfigStatus.VALID, ConfigStatus.SUPERSEDED,
+               ConfigStatus.DEPLOYED}
+
+
+class ConfigService:
+    def __init__(self, db: Session) -> None:
+        self.db = db
+
+    def list(self, *, status: ConfigStatus | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[ConfigVersion], int]:
+        """Newest version first."""
+        query = sa.select(ConfigVersion).order_by(ConfigVersion.version.desc())
+        if status is not None:
+            query = query.where(ConfigVersion.status == status)
+        return paginate(self.db, query, limit, offset)
+
+    def get(self, version_id: uuid.UUID) -> ConfigVersion | None:
+        return self.db.get(ConfigVersion, version_id)
+
+    def deployed(self) -> ConfigVersion | None:
+        """The version new interactions run on, if any."""
+        return self.db.scalar(sa.select(ConfigVersion).where(
+            ConfigVersion.status == ConfigStatus.DEPLOYED)
+            .order_by(ConfigVersion.version.desc()).limit(1))
+
+    def check(self, files: dict[str, str]) -> CheckResult:
+        """The one place a version's status is decided. For now every stored source is a
+        draft; compiling with the DSL compiler (valid/invalid, diagnostics, compiled IR and its
+        hash) goes here."""
+        return CheckResult(ConfigStatus.DRAFT)
+
+    def store(self, files: dict[str, str], message: str,
+              author_user_id: uuid.UUID | None) -> ConfigVersion:
+        """Store the files as the tenant's next version, checked by ``check``."""
+        result = self.check(files)
+        version = ConfigVersion(
+            source=dict(files), source_hash=source_hash(files), message=message,
+            author_user_id=author_user_id, status=result.status,
+            diagnostics=result.diagnostics, compiled=result.compiled,
+            compiled_hash=result.compiled_hash,
+        )
+        version.version = next_in_tenant(self.db, ConfigVersion.version, "config_versions")
+        self.db.add(version)
+        self.db.flush()
+        return version
+
+    def deploy(self, version_id: uuid.UUID) -> tuple[ConfigVersion, Sequence[int]] | None:
+        """Deploy a version: returns it with the numbers of the versions it superseded, or
+        None when there is no such version. Deploying the deployed version changes nothing.
+        Raises ConfigError for a version whose status does not allow deploying."""
+        version = self.get(version_id)
+        if version is None:
+            return None
+        if version.status not in _DEPLOYABLE:
+            raise ConfigError("status", f"version {version.version} is {version.status.value} "
+                                        "and cannot be deployed; fix its diagnostics first")
+        if version.status == ConfigStatus.DEPLOYED:
+            return version, []
+        # Two deployments of a tenant must not both leave their version deployed: take the
+        # tenant's lock (PostgreSQL), then write before reading anything else (SQLite takes its
+        # write lock at the first write), superseding whatever is deployed now.
+        lock_in_tenant(self.db, "config_versions")
+        superseded = self.db.execute(
+            sa.update(ConfigVersion)
+            .where(ConfigVersion.status == ConfigStatus.DEPLOYED, ConfigVersion.id != version.id)
+            .values(status=ConfigStatus.SUPERSEDED)
+            .returning(ConfigVersion.version)).scalars().all()
+        version.status = ConfigStatus.DEPLOYED
+        version.deployed_at = utcnow()
+        self.db.flush()
+        return version, sorted(superseded)

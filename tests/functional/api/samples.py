@@ -1,0 +1,37 @@
+"""A valid request body for every API operation that takes one, keyed by (method, path). The
+generic tests use them so that a request fails only for the reason under test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/tenants"): {"slug": "brand-new", "name": "Brand New"},
+    ("PATCH", "/tenants/{tenant_id}"): {"name": "Renamed"},
+    ("POST", "/users"): {"email": "new.member@example.com", "display_name": "New Member",
+                         "roles": ["agent"]},
+    ("PATCH", "/users/{user_id}"): {"display_name": "Renamed"},
+    ("POST", "/tokens"): {"name": "ci"},
+    ("POST", "/customers"): {"name": "Zhao Lei", "is_vip": True},
+    ("PATCH", "/customers/{customer_id}"): {"name": "Renamed"},
+    # The same extension as the world's agent: extensions are unique per tenant only.
+    ("POST", "/agents"): {"display_name": "Zhou Min", "extension": "8001"},
+    ("PATCH", "/agents/{agent_id}"): {"team": "night"},
+    ("POST", "/interactions"): {"channel": "voice", "direction": "inbound"},
+    ("PATCH", "/interactions/{interaction_id}"): {"disposition": "resolved"},
+    # The same external id as the world's message: idempotency is per tenant only.
+    ("POST", "/interactions/{interaction_id}/messages"): {
+        "direction": "inbound", "body_text": "hello", "external_id": "m-1"},
+    ("POST", "/tickets"): {"type": "repair", "subject": "Leaking pipe"},
+    ("PATCH", "/tickets/{ticket_id}"): {"state": "closed"},
+    ("POST", "/tickets/{ticket_id}/comments"): {"comment": "hello"},
+    ("POST", "/configs"): {"files": {"tenant.kefu": "tenant a\n"}, "message": "m"},
+}
+
+
+def op_id(op: Any) -> str:
+    return f"{op.method} {op.path}"
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    return path.format(**ids)
