@@ -46,6 +46,12 @@ class Platform:
 
         return make_job_queue(self.settings, session_factory=self.session_factory, events=self.bus)
 
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         for name in ("jobs", "bus"):
             component: Any = self.__dict__.get(name)

@@ -62,6 +62,20 @@ class ConfigVersionDetailOut(ConfigVersionOut):
     diagnostics: list[Any]
 
 
+class ConfigPlan(Body):
+    model_config = ConfigDict(**{**Body.model_config, "str_strip_whitespace": False})
+
+    files: dict[Filename, Annotated[str, Field(max_length=1_000_000)]] = Field(
+        min_length=1, max_length=500, description="the config to compare with the deployed one")
+
+
+class PlanOut(Out):
+    ok: bool = Field(description="false when the files have errors (see diagnostics)")
+    compiled_hash: str | None
+    changes: list[str] = Field(description="what deploying would change, in plain words")
+    diagnostics: list[Any]
+
+
 class ConfigQuery(Query):
     status: ConfigStatus | None = None
 
@@ -91,6 +105,16 @@ def create_config(request: Request, body: ConfigCreate) -> ConfigVersionDetailOu
     audit_change(request, "config.store", version, version=version.version,
                  source_hash=version.source_hash, status=version.status.value)
     return ConfigVersionDetailOut.model_validate(version)
+
+
+# Declared before /configs/{config_id} so that "plan" is not taken for a version id.
+@api("/configs/plan", "POST", permission=Permission.CONFIGS_WRITE, tag="configs",
+     summary="What deploying these files would change (stores nothing)", body=ConfigPlan,
+     response=PlanOut)
+def plan_config(request: Request, body: ConfigPlan) -> PlanOut:
+    result, changes = ConfigService(request.db).plan(dict(body.files))
+    return PlanOut(ok=result.status == ConfigStatus.VALID, compiled_hash=result.compiled_hash,
+                   changes=changes, diagnostics=result.diagnostics)
 
 
 @api("/configs/{config_id}", "GET", permission=Permission.CONFIGS_READ, tag="configs",

@@ -108,7 +108,7 @@ def _find_nul(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return path if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            found = (path + (key,)) if "\x00" in key else _find_nul(item, (*path, key))
+            found = (*path, key) if "\x00" in key else _find_nul(item, (*path, key))
             if found is not None:
                 return found
     elif isinstance(value, list):

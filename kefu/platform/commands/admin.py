@@ -31,8 +31,7 @@ def tenant() -> None:
 @click.pass_obj
 def tenant_add(obj, slug: str, name: str, time_zone: str, locale: str) -> None:
     """Create tenant SLUG."""
-    platform = _platform(obj)
-    with platform.session() as db:
+    with _platform(obj) as platform, platform.session() as db:
         try:
             created = TenantService(db).create(slug, name, time_zone=time_zone,
                                                default_locale=locale)
@@ -40,18 +39,15 @@ def tenant_add(obj, slug: str, name: str, time_zone: str, locale: str) -> None:
             raise click.ClickException(str(exc)) from None
         db.commit()
         click.echo(f"tenant {created.slug} created ({created.id})")
-    platform.close()
 
 
 @tenant.command("list")
 @click.pass_obj
 def tenant_list(obj) -> None:
     """List tenants."""
-    platform = _platform(obj)
-    with platform.session() as db:
+    with _platform(obj) as platform, platform.session() as db:
         for row in TenantService(db).all():
             click.echo(f"{row.slug}\t{row.status.value}\t{row.time_zone}\t{row.name}")
-    platform.close()
 
 
 def _read_password(password_stdin: bool) -> str | None:
@@ -83,8 +79,7 @@ def user_add(  # noqa: PLR0917 - click passes every option positionally
     terminal; without one the user cannot log in until a password is set."""
     if roles and not tenant_slug:
         raise click.UsageError("--role needs --tenant")
-    platform = _platform(obj)
-    with platform.session() as db:
+    with _platform(obj) as platform, platform.session() as db:
         service = IdentityService(db)
         target = None
         if tenant_slug:
@@ -103,7 +98,6 @@ def user_add(  # noqa: PLR0917 - click passes every option positionally
         verb = "updated" if existing else "created"
         click.echo(f"user {account.email} {verb}" + (f"; roles in {tenant_slug}: "
                                                      f"{', '.join(roles)}" if roles else ""))
-    platform.close()
 
 
 @click.group("token")
@@ -118,8 +112,7 @@ def token() -> None:
 @click.pass_obj
 def token_add(obj, email: str, tenant_slug: str, name: str) -> None:
     """Create an API token acting as EMAIL in a tenant; prints the secret once."""
-    platform = _platform(obj)
-    with platform.session() as db:
+    with _platform(obj) as platform, platform.session() as db:
         service = IdentityService(db)
         account = service.user_by_email(email)
         target = TenantService(db).by_slug(tenant_slug)
@@ -131,7 +124,6 @@ def token_add(obj, email: str, tenant_slug: str, name: str) -> None:
             raise click.ClickException(str(exc)) from None
         db.commit()
         click.echo(secret)
-    platform.close()
 
 
 @click.group("demo")
@@ -145,14 +137,13 @@ def demo_load(obj) -> None:
     """Create the demo tenant, its users, agents and customers (idempotent)."""
     from kefu.platform.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 
-    platform = _platform(obj)
-    with platform.session() as db, cross_tenant(db):
-        result = load_demo(db)
-        db.commit()
-    state = "created" if result.created else "already there"
-    click.echo(f"demo tenant {state}; log in with one of these (password {DEMO_PASSWORD}):")
-    for email, _name, roles, superuser in DEMO_USERS:
-        what = "platform operator" if superuser else ", ".join(r.value for r in roles)
-        click.echo(f"  {email:28} {what}")
-    platform.close()
+    with _platform(obj) as platform:
+        with platform.session() as db, cross_tenant(db):
+            result = load_demo(db)
+            db.commit()
+        state = "created" if result.created else "already there"
+        click.echo(f"demo tenant {state}; log in with one of these (password {DEMO_PASSWORD}):")
+        for email, _name, roles, superuser in DEMO_USERS:
+            what = "platform operator" if superuser else ", ".join(r.value for r in roles)
+            click.echo(f"  {email:28} {what}")
 

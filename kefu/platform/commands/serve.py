@@ -109,8 +109,10 @@ def runtime(obj) -> None:
         await host.run_forever()
         await platform.bus.aclose()
 
-    asyncio.run(main())
-    platform.close()
+    try:
+        asyncio.run(main())
+    finally:
+        platform.close()
 
 
 @click.command("worker")
@@ -123,6 +125,6 @@ def worker(obj, burst: bool) -> None:
     settings = obj.settings
     _needs_redis(settings, "worker")
     platform = _prepare(settings, auto_migrate=False)
-    run_worker(settings, platform.session_factory, events=platform.bus, burst=burst)
-    platform.close()
+    with platform:
+        run_worker(settings, platform.session_factory, events=platform.bus, burst=burst)
 

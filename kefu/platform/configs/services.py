@@ -45,10 +45,14 @@ class CheckResult:
     compiled_hash: str | None = None
 
 
-# Deployable statuses: "draft" until the DSL compiler is wired into ``check``; a superseded
-# version may be deployed again (rolling back).
-_DEPLOYABLE = {ConfigStatus.DRAFT, ConfigStatus.VALID, ConfigStatus.SUPERSEDED,
-               ConfigStatus.DEPLOYED}
+# Deployable statuses: checked and compiled ones; a superseded version may be deployed again
+# (rolling back).
+_DEPLOYABLE = {ConfigStatus.VALID, ConfigStatus.SUPERSEDED, ConfigStatus.DEPLOYED}
+
+
+def _hex(dsl_hash: str | None) -> str | None:
+    """The DSL writes hashes as ``sha256:<hex>``; the column keeps the 64 hex digits."""
+    return dsl_hash.removeprefix("sha256:") if dsl_hash else None
 
 
 class ConfigService:
@@ -73,10 +77,30 @@ class ConfigService:
             .order_by(ConfigVersion.version.desc()).limit(1))
 
     def check(self, files: dict[str, str]) -> CheckResult:
-        """The one place a version's status is decided. For now every stored source is a
-        draft; compiling with the DSL compiler (valid/invalid, diagnostics, compiled IR and its
-        hash) goes here."""
-        return CheckResult(ConfigStatus.DRAFT)
+        """The one place a version's status is decided: the DSL compiler checks the files;
+        with no errors the version is valid and keeps its compiled IR and hash, otherwise it
+        is invalid and keeps every diagnostic (warnings are kept either way)."""
+        from kefu.dsl.api import build
+
+        built = build(files)
+        if not built.ok or built.ir_json is None:
+            return CheckResult(ConfigStatus.INVALID, diagnostics=built.diagnostics)
+        return CheckResult(ConfigStatus.VALID, diagnostics=built.diagnostics,
+                           compiled=json.loads(built.ir_json), compiled_hash=_hex(built.hash))
+
+    def plan(self, files: dict[str, str]) -> tuple[CheckResult, list[str]]:
+        """What deploying ``files`` would change against the deployed version, in words an
+        analyst reads ("queue repair: strategy round-robin → longest-idle")."""
+        from kefu.dsl.api import plan
+
+        deployed = self.deployed()
+        deployed_json = (json.dumps(deployed.compiled)
+                         if deployed is not None and deployed.compiled is not None else None)
+        built, changes = plan(deployed_json, files)
+        if not built.ok or built.ir_json is None:
+            return CheckResult(ConfigStatus.INVALID, diagnostics=built.diagnostics), []
+        return CheckResult(ConfigStatus.VALID, diagnostics=built.diagnostics,
+                           compiled_hash=_hex(built.hash)), changes
 
     def store(self, files: dict[str, str], message: str,
               author_user_id: uuid.UUID | None) -> ConfigVersion:

@@ -26,6 +26,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/tickets/{ticket_id}"): {"state": "closed"},
     ("POST", "/tickets/{ticket_id}/comments"): {"comment": "hello"},
     ("POST", "/configs"): {"files": {"tenant.kefu": "tenant a\n"}, "message": "m"},
+    ("POST", "/configs/plan"): {"files": {"tenant.kefu": "tenant a\n"}},
 }
 
 

@@ -9,7 +9,12 @@ from typing import Any
 from kefu.platform.identity.models import Role
 from tests.functional.api.conftest import Actor, error, error_fields, snapshot
 
-FILES = {"tenant.kefu": "tenant demo\n  name \"Demo\"\n", "flows/billing.kefu": "flow billing\n"}
+FILES = {
+    "tenant.kefu": 'tenant demo {\n  name "Demo"\n  locales en\n  timezone "Asia/Shanghai"\n}\n\n'
+                   'channel voice "+861000" -> main\n\ninclude "flows/main.kefu"\n',
+    "flows/main.kefu": 'flow main {\n  say welcome "Welcome. 欢迎致电。"\n  hangup goodbye "Goodbye."\n}\n',
+}
+BROKEN = {"tenant.kefu": 'tenant demo {\n  name "Demo"\n  locales en\n}\n\nqueue q {\n  strategy fastest\n}\n'}
 
 
 def _store(actor: Actor, files: dict[str, str] = FILES, message: str = "") -> dict[str, Any]:
@@ -20,7 +25,7 @@ def _store(actor: Actor, files: dict[str, str] = FILES, message: str = "") -> di
 def test_store_a_version(alice: Actor) -> None:
     version = _store(alice, message="  first cut ")
     assert version["version"] == 1
-    assert version["status"] == "draft"
+    assert version["status"] == "valid"
     assert version["source"] == FILES  # byte for byte, whitespace kept
     assert version["message"] == "first cut"
     assert version["author_user_id"] == str(alice.user.id)
@@ -28,7 +33,38 @@ def test_store_a_version(alice: Actor) -> None:
     assert version["deployed_at"] is None
     canonical = json.dumps(FILES, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert version["source_hash"] == hashlib.sha256(canonical.encode()).hexdigest()
-    assert alice.web.api("GET", f"/configs/{version['id']}").json == version
+    detail = alice.web.api("GET", f"/configs/{version['id']}").json
+    assert detail == version
+    assert len(detail["compiled_hash"]) == 64
+
+
+def test_a_config_with_errors_is_stored_invalid_with_its_diagnostics(alice: Actor) -> None:
+    version = _store(alice, BROKEN)
+    assert version["status"] == "invalid"
+    assert version["compiled_hash"] is None
+    problems = [d for d in version["diagnostics"] if d["severity"] == "error"]
+    assert problems, version["diagnostics"]
+    assert {(d["file"], d["line"]) for d in problems} >= {("tenant.kefu", 7)}
+    response = alice.bearer.api("POST", f"/configs/{version['id']}/deploy", status=409)
+    assert "fix its diagnostics first" in error(response)["message"]
+
+
+def test_plan_tells_what_would_change_against_the_deployed_version(alice: Actor) -> None:
+    first = _store(alice)
+    alice.bearer.api("POST", f"/configs/{first['id']}/deploy", status=200)
+    changed = dict(FILES)
+    changed["flows/main.kefu"] = changed["flows/main.kefu"].replace('"Goodbye."', '"再见。"')
+    plan = alice.bearer.api("POST", "/configs/plan", {"files": changed}, status=200).json
+    assert plan["ok"] is True
+    assert plan["changes"], plan
+    assert any("goodbye" in line for line in plan["changes"]), plan["changes"]
+    same = alice.bearer.api("POST", "/configs/plan", {"files": FILES}, status=200).json
+    assert same["changes"] == []
+    broken = alice.bearer.api("POST", "/configs/plan", {"files": BROKEN}, status=200).json
+    assert broken["ok"] is False
+    assert broken["diagnostics"]
+    # Planning stores nothing.
+    assert alice.bearer.api("GET", "/configs").json["total"] == 1
 
 
 def test_the_hash_does_not_depend_on_file_order(alice: Actor, bob: Actor) -> None:
@@ -49,7 +85,7 @@ def test_list_leaves_sources_out_and_filters_by_status(alice: Actor) -> None:
     assert "source" not in listing["items"][0]
     deployed = alice.bearer.api("GET", "/configs?status=deployed").json
     assert [v["id"] for v in deployed["items"]] == [first["id"]]
-    assert alice.bearer.api("GET", "/configs?status=draft").json["items"][0]["id"] == second["id"]
+    assert alice.bearer.api("GET", "/configs?status=valid").json["items"][0]["id"] == second["id"]
     assert alice.bearer.api("GET", "/configs?limit=1&offset=1").json["items"][0]["version"] == 1
 
 

@@ -30,7 +30,9 @@ def test_record_and_read_an_interaction(alice: Actor) -> None:
 
 
 def test_new_interactions_run_on_the_deployed_config(alice: Actor) -> None:
-    version = alice.bearer.api("POST", "/configs", {"files": {"a.kefu": "x"}}, status=201).json
+    from tests.functional.api.test_configs import FILES
+
+    version = alice.bearer.api("POST", "/configs", {"files": FILES}, status=201).json
     alice.bearer.api("POST", f"/configs/{version['id']}/deploy")
     assert _create(alice)["config_version_id"] == version["id"]
 
