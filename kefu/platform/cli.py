@@ -27,6 +27,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("admin", "token"),
     "demo": ("admin", "demo"),
     "settings": ("settings_cmd", "command"),
+    "apply": ("configs", "apply"),
+    "rollback": ("configs", "rollback"),
 }
 # Modules whose ``commands`` list is read at start-up; they must import nothing heavy.
 LIGHT_COMMAND_MODULES = ("dsl",)

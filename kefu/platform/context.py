@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import kefu.platform.models  # noqa: F401 - every mapper configured, whatever the process uses
 from kefu.platform.db import create_engine, make_session_factory
 from kefu.platform.settings import Settings, ensure_secret_key
 from kefu.platform.tenancy.scope import bind_tenant

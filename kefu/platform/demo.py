@@ -92,11 +92,12 @@ def load_demo(db: Session, tenants_dir: Path | None = None) -> DemoResult:
 def _store_demo_config(db: Session, tenant: Tenant, tenants_dir: Path | None,
                        author_id: uuid.UUID) -> int:
     """Store ``tenants/demo/**/*.kefu`` as a config version and deploy it, once."""
+    from kefu.dsl.loader import read_sources
+
     directory = (tenants_dir or default_tenants_dir()) / DEMO_SLUG
-    files = {str(p.relative_to(directory)): p.read_text(encoding="utf-8")
-             for p in sorted(directory.rglob("*.kefu"))} if directory.is_dir() else {}
-    if not files:
+    if not directory.is_dir():
         return 0
+    files, _entry = read_sources(directory)
     try:
         from kefu.platform.configs.services import ConfigService
     except ImportError:  # pragma: no cover - the config service ships with the platform
@@ -104,7 +105,7 @@ def _store_demo_config(db: Session, tenant: Tenant, tenants_dir: Path | None,
     service = ConfigService(db)
     if service.deployed() is None:
         version = service.store(files, "demo tenant", author_id)
-        if version.status.value in {"valid", "draft"}:
+        if version.status.value == "valid":
             service.deploy(version.id)
         else:
             log.warning("demo config has errors; not deployed: %s", version.diagnostics[:3])

@@ -176,12 +176,22 @@ def simulate(path: str, flow_id: str | None, at: str, inputs: tuple[str, ...]) -
 
 @click.command("plan")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--against", "against", required=True, type=click.Path(exists=True),
+@click.option("--against", "against", type=click.Path(exists=True),
               help="The other version (directory, file or IR .json) to compare with.")
-def plan(path: str, against: str) -> None:
+@click.option("--tenant", "tenant_slug",
+              help="Compare with the version deployed for this tenant (needs the database).")
+@click.pass_context
+def plan(ctx: click.Context, path: str, against: str | None, tenant_slug: str | None) -> None:
     """Show what changes between two versions of a tenant, in plain words."""
     from kefu.dsl import ir
     from kefu.dsl.plan import semantic_diff
+
+    if (against is None) == (tenant_slug is None):
+        raise click.UsageError("give either --against OTHER or --tenant SLUG")
+    if tenant_slug is not None:
+        _plan_against_deployed(ctx.obj.settings, path, tenant_slug)
+        return
+    assert against is not None
 
     def load(p: str) -> ir.Config:
         if p.endswith(".json"):
@@ -200,6 +210,28 @@ def plan(path: str, against: str) -> None:
     for line in changes:
         click.echo(f"  {line}")
     click.echo(f"{len(changes)} change(s): {ir.config_hash(old)} → {ir.config_hash(new)}")
+
+
+def _plan_against_deployed(settings: object, path: str, slug: str) -> None:
+    from kefu.dsl.loader import read_sources
+    from kefu.platform.commands.configs import _tenant_session
+    from kefu.platform.configs.services import ConfigService
+    from kefu.platform.context import Platform
+
+    files, _entry = read_sources(path)
+    with Platform(settings) as platform:  # type: ignore[arg-type]
+        db, _tenant = _tenant_session(platform, slug)
+        with db:
+            result, changes = ConfigService(db).plan(files)
+    if result.diagnostics and result.status.value == "invalid":
+        for d in result.diagnostics:
+            click.echo(f"{d['file']}:{d['line']}:{d['column']}: {d['severity']}: "
+                       f"{d['message']}", err=True)
+        sys.exit(1)
+    for line in changes:
+        click.echo(f"  {line}")
+    click.echo(f"{len(changes)} change(s) against {slug}'s deployed version"
+               if changes else "no changes")
 
 
 commands = [check, fmt, test, simulate, plan]

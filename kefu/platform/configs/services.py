@@ -5,6 +5,7 @@ run on and supersedes the one deployed before (one deployed version per tenant).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import uuid
@@ -88,7 +89,8 @@ class ConfigService:
         return CheckResult(ConfigStatus.VALID, diagnostics=built.diagnostics,
                            compiled=json.loads(built.ir_json), compiled_hash=_hex(built.hash))
 
-    def plan(self, files: dict[str, str]) -> tuple[CheckResult, list[str]]:
+    # ``builtins.list``: inside this class ``list`` names the method above.
+    def plan(self, files: dict[str, str]) -> tuple[CheckResult, builtins.list[str]]:
         """What deploying ``files`` would change against the deployed version, in words an
         analyst reads ("queue repair: strategy round-robin → longest-idle")."""
         from kefu.dsl.api import plan

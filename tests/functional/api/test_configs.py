@@ -146,3 +146,12 @@ def test_bad_files_are_named(alice: Actor, factory: Any) -> None:
         response = alice.bearer.api("POST", "/configs", {"files": files}, status=422)
         assert error_fields(response) == [field], files
     assert snapshot(factory, alice.tenant) == before
+
+
+def test_plan_compares_with_the_callers_own_deployed_version(alice: Actor, bob: Actor) -> None:
+    mine = _store(alice)
+    alice.bearer.api("POST", f"/configs/{mine['id']}/deploy", status=200)
+    # Bob's tenant has nothing deployed: everything in the files is new to him.
+    theirs = bob.bearer.api("POST", "/configs/plan", {"files": FILES}, status=200).json
+    assert theirs["changes"] != []
+    assert alice.bearer.api("POST", "/configs/plan", {"files": FILES}).json["changes"] == []
