@@ -15,6 +15,7 @@ Nothing here lets a Lark exception or traceback escape: :func:`diagnose` always 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from kefu.dsl.diagnostics import Diagnostic, Span
@@ -102,26 +103,34 @@ def _describe_token(tok: Any) -> str:
     return f"`{text}`" if len(text) < 30 else f"`{text[:27]}...`"
 
 
+def code_chars(line: str) -> Iterator[tuple[int, str]]:
+    """The (column, character) pairs of a line that are code: outside "strings" (with their
+    backslash escapes) and before a ``#`` comment. Columns count from 1."""
+    in_str = escape = False
+    for col, ch in enumerate(line, 1):
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "#":
+            return
+        else:
+            yield col, ch
+
+
 def _unclosed_brace(text: str, file: str) -> Span | None:
     """Position of the `{` that is never closed. A `}` closes the open brace whose line has the
     same indentation when there is one (analysts indent even when they forget a brace)."""
     stack: list[tuple[int, int, int]] = []
     for lineno, line in enumerate(text.split("\n"), 1):
         indent = len(line) - len(line.lstrip())
-        in_str = escape = False
-        for col, ch in enumerate(line, 1):
-            if in_str:
-                if escape:
-                    escape = False
-                elif ch == "\\":
-                    escape = True
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "#":
-                break
-            elif ch == "{":
+        for col, ch in code_chars(line):
+            if ch == "{":
                 stack.append((lineno, col, indent))
             elif ch == "}" and stack:
                 same = [i for i, entry in enumerate(stack) if entry[2] == indent]

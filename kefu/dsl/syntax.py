@@ -445,26 +445,9 @@ def split_top_level(text: str) -> list[tuple[int, str]]:
 
 
 def _brace_delta(line: str) -> int:
-    delta = 0
-    in_str = False
-    escape = False
-    for ch in line:
-        if in_str:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch == "#":
-            break
-        elif ch == "{":
-            delta += 1
-        elif ch == "}":
-            delta -= 1
-    return delta
+    from kefu.dsl.errors import code_chars
+
+    return sum(1 if ch == "{" else -1 for _col, ch in code_chars(line) if ch in "{}")
 
 
 def walk(stmts: tuple[Stmt, ...] | list[Stmt]) -> list[Stmt]:
