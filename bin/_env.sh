@@ -12,7 +12,8 @@ kefu_python() {
 }
 
 kefu_venv() {  # usage: kefu_venv EXTRAS   (e.g. "" or "[dev]")
-  local extras="$1" marker=".venv/.installed$extras"
+  local extras="$1"
+  local marker=".venv/.installed$extras"
   if [ ! -x .venv/bin/python ]; then
     "$(kefu_python)" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
