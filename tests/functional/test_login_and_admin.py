@@ -151,3 +151,28 @@ def test_deactivated_user_loses_access_at_once(factory, web) -> None:  # type: i
         db.get(User, user.id).is_active = False
         db.commit()
     client.get("/", status=303)
+
+
+def test_password_guessing_is_throttled_per_account(factory, web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from kefu.platform.identity import views
+
+    monkeypatch.setattr(views, "MAX_LOGIN_FAILURES", 3)
+    tenant = factory.tenant()
+    user = factory.user(tenant)
+    client = web()
+
+    def attempt(password: str, status: int) -> str:
+        form = client.get("/login").forms[0]
+        form["email"], form["password"] = user.email, password
+        return form.submit(status=status).text
+
+    for guess in ("guess-one", "guess-two", "guess-three"):
+        assert "Wrong email or password" in attempt(guess, 400)
+    # Even the right password is refused while the account is throttled.
+    assert "Too many failed attempts" in attempt(Factory.PASSWORD, 429)
+    assert "kefu_session" not in client.cookies
+    # Other accounts are not affected.
+    other = factory.user(tenant)
+    form = client.get("/login").forms[0]
+    form["email"], form["password"] = other.email, Factory.PASSWORD
+    form.submit(status=303)
