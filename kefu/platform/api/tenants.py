@@ -48,7 +48,7 @@ def _visible(request: Request, tenant_id: uuid.UUID) -> Tenant:
     identity = request.identity
     if not identity.is_superuser and tenant_id != identity.tenant_id:
         raise NotFound("tenant")
-    tenant = request.db.get(Tenant, tenant_id)
+    tenant = TenantService(request.db).get(tenant_id)
     if tenant is None:
         raise NotFound("tenant")
     return tenant

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import AwareDatetime, Field, field_validator
 from pyramid.request import Request
 
@@ -15,7 +14,6 @@ from kefu.platform.api.errors import NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out
 from kefu.platform.db import utcnow
-from kefu.platform.identity.models import ApiToken, User
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.identity.services import IdentityService
 
@@ -46,14 +44,10 @@ class TokenCreate(Body):
         return value
 
 
-def _own(request: Request) -> sa.Select[Any]:
-    return sa.select(ApiToken).where(ApiToken.user_id == request.identity.user_id)
-
-
 @api("/tokens", "GET", permission=Permission.TOKENS_MANAGE, tag="tokens",
      summary="Your API tokens in this tenant", response=TokenOut, list_response=True)
 def list_tokens(request: Request) -> Any:
-    tokens = list(request.db.scalars(_own(request).order_by(ApiToken.created_at)))
+    tokens = IdentityService(request.db).api_tokens(request.identity.user_id)
     return [TokenOut.model_validate(t) for t in tokens], len(tokens)
 
 
@@ -61,9 +55,11 @@ def list_tokens(request: Request) -> Any:
      summary="Create an API token acting as you in this tenant", body=TokenCreate,
      response=TokenCreated, status=201)
 def create_token(request: Request, body: TokenCreate) -> TokenCreated:
-    user = request.db.get(User, request.identity.user_id)
-    secret, row = IdentityService(request.db).create_api_token(
-        user, tenant_id(request), body.name, body.expires_at)
+    service = IdentityService(request.db)
+    user = service.user(request.identity.user_id)
+    if user is None:  # deleted while this request ran
+        raise NotFound("user")
+    secret, row = service.create_api_token(user, tenant_id(request), body.name, body.expires_at)
     audit_change(request, "token.create", row, name=row.name)
     return TokenCreated.model_validate({**TokenOut.model_validate(row).model_dump(),
                                         "token": secret})
@@ -72,8 +68,7 @@ def create_token(request: Request, body: TokenCreate) -> TokenCreated:
 @api("/tokens/{token_id}", "DELETE", permission=Permission.TOKENS_MANAGE, tag="tokens",
      summary="Revoke one of your API tokens")
 def revoke_token(request: Request, token_id: uuid.UUID) -> None:
-    token = request.db.scalar(_own(request).where(ApiToken.id == token_id))
+    token = IdentityService(request.db).revoke_api_token(request.identity.user_id, token_id)
     if token is None:
         raise NotFound("token")
-    token.revoked_at = token.revoked_at or utcnow()
     audit_change(request, "token.revoke", token)

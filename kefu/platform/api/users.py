@@ -6,15 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from pydantic import EmailStr, Field, StringConstraints
 from pyramid.request import Request
 
-from kefu.platform.api.context import audit_change, tenant_id
+from kefu.platform.api.context import audit_change
 from kefu.platform.api.errors import ApiError, Conflict, NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out, Query
-from kefu.platform.identity.models import Membership, Role, User
+from kefu.platform.identity.members import MemberService
+from kefu.platform.identity.models import Role, User
 from kefu.platform.identity.passwords import WeakPasswordError
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.identity.services import IdentityError, IdentityService
@@ -54,35 +54,16 @@ def _out(user: User, roles: list[Role]) -> UserOut:
 
 
 def _member(request: Request, user_id: uuid.UUID) -> tuple[User, list[Role]]:
-    # Membership is tenant-scoped: a user of another tenant has no rows here, hence 404.
-    roles = list(request.db.scalars(
-        sa.select(Membership.role).where(Membership.user_id == user_id)))
-    user = request.db.get(User, user_id) if roles else None
-    if user is None:
+    member = MemberService(request.db).get(user_id)
+    if member is None:
         raise NotFound("user")
-    return user, roles
-
-
-def _set_roles(request: Request, user: User, roles: list[Role]) -> None:
-    current = {m.role: m for m in request.db.scalars(
-        sa.select(Membership).where(Membership.user_id == user.id))}
-    for role, membership in current.items():
-        if role not in roles:
-            request.db.delete(membership)
-    for role in set(roles) - set(current):
-        request.db.add(Membership(user_id=user.id, role=role))
+    return member
 
 
 @api("/users", "GET", permission=Permission.USERS_READ, tag="users",
      summary="Members of this tenant", query=Query, response=UserOut, list_response=True)
 def list_users(request: Request, query: Query) -> Any:
-    rows = request.db.execute(
-        sa.select(User, Membership.role).join(Membership, Membership.user_id == User.id)
-        .order_by(User.display_name, User.id)).all()
-    grouped: dict[uuid.UUID, tuple[User, list[Role]]] = {}
-    for user, role in rows:
-        grouped.setdefault(user.id, (user, []))[1].append(role)
-    members = list(grouped.values())
+    members = MemberService(request.db).list()
     page = members[query.offset:query.offset + query.limit]
     return [_out(user, roles) for user, roles in page], len(members)
 
@@ -100,12 +81,10 @@ def create_user(request: Request, body: UserCreate) -> UserOut:
             raise ApiError(422, "validation_failed", str(exc),
                            [{"field": "email", "message": str(exc)}]) from None
         user.locale = body.locale
-    elif request.db.scalar(sa.select(Membership.id).where(Membership.user_id == user.id)):
+    elif MemberService(request.db).is_member(user.id):
         raise Conflict(f"{body.email} is already a member of this tenant", "email")
     # An existing user of another tenant joins with their own password; ours is not applied.
-    for role in sorted(set(body.roles)):
-        request.db.add(Membership(user_id=user.id, tenant_id=tenant_id(request), role=role))
-    request.db.flush()
+    MemberService(request.db).set_roles(user, sorted(set(body.roles)))
     audit_change(request, "user.add", user, roles=sorted(body.roles))
     return _out(user, sorted(set(body.roles)))
 
@@ -121,7 +100,7 @@ def get_user(request: Request, user_id: uuid.UUID) -> UserOut:
      response=UserOut)
 def update_user(request: Request, user_id: uuid.UUID, body: UserUpdate) -> UserOut:
     user, roles = _member(request, user_id)
-    shared = _belongs_elsewhere(request, user)
+    shared = MemberService(request.db).belongs_elsewhere(user)
     if body.display_name is not None:
         user.display_name = body.display_name
     if body.locale is not None:
@@ -135,7 +114,7 @@ def update_user(request: Request, user_id: uuid.UUID, body: UserUpdate) -> UserO
         IdentityService(request.db).set_password(user, body.password)
         IdentityService(request.db).end_all_sessions(user.id)
     if body.roles is not None:
-        _set_roles(request, user, body.roles)
+        MemberService(request.db).set_roles(user, body.roles)
         roles = sorted(set(body.roles))
     request.db.flush()
     audit_change(request, "user.update", user, fields=sorted(body.model_fields_set - {"password"}),
@@ -149,13 +128,6 @@ def remove_user(request: Request, user_id: uuid.UUID) -> None:
     user, _roles = _member(request, user_id)
     if user.id == request.identity.user_id:
         raise ApiError(409, "conflict", "you cannot remove yourself from the tenant")
-    _set_roles(request, user, [])
+    MemberService(request.db).set_roles(user, [])
     audit_change(request, "user.remove", user)
 
-
-def _belongs_elsewhere(request: Request, user: User) -> bool:
-    from kefu.platform.tenancy.scope import cross_tenant
-
-    with cross_tenant(request.db):
-        return request.db.scalar(sa.select(sa.func.count()).select_from(Membership).where(
-            Membership.user_id == user.id, Membership.tenant_id != tenant_id(request))) > 0

@@ -83,6 +83,9 @@ class IdentityService:
         self.db.flush()  # assigns nothing new (ids are client-side) but surfaces constraint errors
         return user
 
+    def user(self, user_id: uuid.UUID) -> User | None:
+        return self.db.get(User, user_id)
+
     def user_by_email(self, email: str) -> User | None:
         return self.db.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
@@ -200,6 +203,19 @@ class IdentityService:
             self.db.add(row)
             self.db.flush()
         return token, row
+
+    def api_tokens(self, user_id: uuid.UUID) -> list[ApiToken]:
+        """The user's tokens in the session's tenant, oldest first."""
+        return list(self.db.scalars(sa.select(ApiToken).where(ApiToken.user_id == user_id)
+                                    .order_by(ApiToken.created_at)))
+
+    def revoke_api_token(self, user_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken | None:
+        """Revoke one of the user's tokens in the session's tenant; None if there is none."""
+        row = self.db.scalar(sa.select(ApiToken).where(
+            ApiToken.user_id == user_id, ApiToken.id == token_id))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+        return row
 
     def resolve_api_token(self, token: str) -> ApiToken | None:
         with cross_tenant(self.db):

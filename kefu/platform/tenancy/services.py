@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ class TenantService:
         self.db.add(tenant)
         self.db.flush()
         return tenant
+
+    def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        return self.db.get(Tenant, tenant_id)
 
     def by_slug(self, slug: str) -> Tenant | None:
         return self.db.scalar(sa.select(Tenant).where(Tenant.slug == slug.strip().lower()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kefu.platform.identity.members import MemberService
 from kefu.platform.identity.models import Membership, User
 from kefu.platform.identity.services import Identity
 from kefu.platform.tenancy.models import Tenant
@@ -44,14 +45,8 @@ class Directory:
             return [TenantRow(t, member_counts.get(t.id, 0)) for t in self.db.scalars(query)]
 
     def users(self) -> list[UserRow]:
-        """Members of the current tenant, with their roles there (membership is scoped)."""
+        """Members of the current tenant, with their roles there."""
         if self.identity.tenant_id is None:
             return []
-        rows = self.db.execute(
-            sa.select(User, Membership.role).join(Membership, Membership.user_id == User.id)
-            .order_by(User.display_name, Membership.role)
-        ).all()
-        by_user: dict[object, UserRow] = {}
-        for user, role in rows:
-            by_user.setdefault(user.id, UserRow(user, [])).roles.append(role.value)
-        return list(by_user.values())
+        return [UserRow(user, [role.value for role in roles])
+                for user, roles in MemberService(self.db).list()]
