@@ -11,6 +11,7 @@ from kefu.platform.interactions.models import (
     Channel,
     Direction,
     Interaction,
+    InteractionEvent,
     InteractionState,
     Message,
     MessageStatus,
@@ -23,7 +24,8 @@ from kefu.platform.tickets.models import Priority, Ticket, TicketEvent
 __all__ = [
     "Agent", "AgentSkill", "ApiToken", "Attachment", "AuditEntry", "Base", "Channel",
     "ConfigStatus", "ConfigVersion", "Customer", "CustomerEmail", "CustomerPhone", "Direction",
-    "Interaction", "InteractionState", "JobRun", "LoginSession", "Membership", "Message",
+    "Interaction", "InteractionEvent", "InteractionState", "JobRun", "LoginSession", "Membership",
+    "Message",
     "MessageStatus", "Outcome", "Priority", "Role", "Tenant", "TenantStatus", "Ticket",
     "TicketEvent", "User",
 ]

@@ -16,11 +16,12 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from kefu.platform.api.context import audit_change
-from kefu.platform.api.errors import Conflict, InvalidField, NotFound
+from kefu.platform.api.errors import ApiError, Conflict, InvalidField, NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out, Query, not_null
 from kefu.platform.configs.services import ConfigService
 from kefu.platform.identity.permissions import Permission
+from kefu.platform.interactions.lifecycle import InteractionLifecycle
 from kefu.platform.interactions.models import (
     Channel,
     Direction,
@@ -29,6 +30,7 @@ from kefu.platform.interactions.models import (
     Outcome,
 )
 from kefu.platform.interactions.services import DuplicateMessage, InteractionService
+from kefu.runtime.lifecycle import InvalidTransition, Trigger
 
 
 class InteractionOut(Out):
@@ -258,3 +260,48 @@ def create_message(request: Request, interaction_id: uuid.UUID,
     else:
         request.add_response_callback(_status_200)
     return MessageOut.model_validate(message)
+
+
+class TransitionCreate(Body):
+    trigger: Trigger = Field(description="what happened: enqueue, offer, answer, end, ...")
+    outcome: Outcome | None = Field(None, description="required with end")
+    queue: Name | None = None
+    flow: Name | None = None
+    agent_id: uuid.UUID | None = None
+    reason: str | None = Field(None, max_length=200, description="why (rona, rejected...)")
+
+
+class InteractionEventOut(Out):
+    id: uuid.UUID
+    trigger: Trigger
+    from_state: InteractionState
+    to_state: InteractionState
+    outcome: Outcome | None
+    data: dict[str, Any]
+    at: datetime
+
+
+@api("/interactions/{interaction_id}/events", "GET", permission=Permission.INTERACTIONS_READ,
+     tag="interactions", summary="The interaction's lifecycle transitions, oldest first",
+     response=InteractionEventOut, list_response=True)
+def list_interaction_events(request: Request, interaction_id: uuid.UUID) -> Any:
+    _load(request, interaction_id)
+    events = InteractionLifecycle(request.db, None).history(interaction_id)
+    return [InteractionEventOut.model_validate(e) for e in events], len(events)
+
+
+@api("/interactions/{interaction_id}/events", "POST", permission=Permission.INTERACTIONS_WRITE,
+     tag="interactions", summary="Move an interaction through its lifecycle (409 when the "
+     "trigger does not fit its state)", body=TransitionCreate, response=InteractionOut)
+def create_interaction_event(request: Request, interaction_id: uuid.UUID,
+                             body: TransitionCreate) -> InteractionOut:
+    interaction = _load(request, interaction_id)
+    data = body.model_dump(exclude_none=True, exclude={"trigger", "outcome"}, mode="json")
+    _check_references(request, {"agent_id": body.agent_id})
+    try:
+        InteractionLifecycle(request.db, request.platform.bus).apply(
+            interaction, body.trigger, outcome=body.outcome, data=data)
+    except InvalidTransition as exc:
+        raise ApiError(409, "invalid_transition", str(exc),
+                       [{"field": "trigger", "message": str(exc)}]) from None
+    return InteractionOut.model_validate(interaction)

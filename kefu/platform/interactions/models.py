@@ -13,8 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kefu.platform.agents.models import Agent
 from kefu.platform.customers.models import Customer
-from kefu.platform.db import Base, TimestampMixin, created_at, enum_type, uuid_pk
+from kefu.platform.db import Base, TimestampMixin, UTCDateTime, created_at, enum_type, uuid_pk
 from kefu.platform.tenancy.scope import TenantScoped
+from kefu.runtime.lifecycle import Outcome, State, Trigger
 
 
 class Channel(enum.StrEnum):
@@ -31,28 +32,8 @@ class Direction(enum.StrEnum):
     OUTBOUND = "outbound"
 
 
-class InteractionState(enum.StrEnum):
-    """The lifecycle every channel shares (the runtime owns the transitions)."""
-
-    CREATED = "created"
-    IN_FLOW = "in_flow"
-    QUEUED = "queued"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    WRAP_UP = "wrap_up"
-    ENDED = "ended"
-
-
-class Outcome(enum.StrEnum):
-    HANDLED = "handled"  # an agent served it
-    SELF_SERVICE = "self_service"  # the flow completed it without an agent
-    ABANDONED = "abandoned"
-    VOICEMAIL = "voicemail"
-    CALLBACK = "callback"
-    OVERFLOWED = "overflowed"
-    TRANSFERRED = "transferred"
-    FORWARDED = "forwarded"  # sent to an external number
-    FAILED = "failed"
+# The lifecycle is the runtime's; the platform stores it.
+InteractionState = State
 
 
 class Interaction(TimestampMixin, TenantScoped, Base):
@@ -171,3 +152,23 @@ class Attachment(TenantScoped, Base):
     content_id: Mapped[str | None] = mapped_column(sa.String(255))
 
     message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class InteractionEvent(TenantScoped, Base):
+    """One lifecycle transition of an interaction: the history reports and the portal read."""
+
+    __tablename__ = "interaction_events"
+    __table_args__ = (
+        sa.Index("ix_interaction_events_tenant_interaction", "tenant_id", "interaction_id", "at"),
+    )
+
+    id: Mapped[uuid_pk]
+    interaction_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("interactions.id", ondelete="CASCADE"))
+    trigger: Mapped[Trigger] = mapped_column(enum_type(Trigger))
+    from_state: Mapped[State] = mapped_column(enum_type(State))
+    to_state: Mapped[State] = mapped_column(enum_type(State))
+    outcome: Mapped[Outcome | None] = mapped_column(enum_type(Outcome))
+    # Queue, agent, reason and whatever else the channel or engine recorded with the step.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

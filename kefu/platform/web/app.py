@@ -34,18 +34,11 @@ def _enqueue(request: Request, func: Any, *args: Any, **kwargs: Any) -> str:
 def _publish(request: Request, name: str, data: dict[str, Any]) -> None:
     """Publish ``tenant.<tenant>.<name>`` on the bus once this request's transaction commits,
     so no socket ever sees an event for a change that was rolled back."""
-    from kefu.platform.events.api import encode_event
+    from kefu.platform.events.after_commit import publish_after_commit
     from kefu.platform.web.realtime import tenant_topic
 
-    topic = tenant_topic(request.tenant.id, name)
-    encode_event(topic, data, 1 << 20)  # a bad topic or payload fails now, inside the request
-    bus = request.platform.bus
-
-    def after_commit(committed: bool) -> None:
-        if committed:
-            bus.publish(topic, data)
-
-    request.tm.get().addAfterCommitHook(after_commit)
+    publish_after_commit(request.db, request.platform.bus, tenant_topic(request.tenant.id, name),
+                         data)
 
 
 def _platform(request: Request) -> Platform:

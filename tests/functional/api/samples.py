@@ -27,6 +27,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/tickets/{ticket_id}/comments"): {"comment": "hello"},
     ("POST", "/configs"): {"files": {"tenant.kefu": "tenant a\n"}, "message": "m"},
     ("POST", "/configs/plan"): {"files": {"tenant.kefu": "tenant a\n"}},
+    ("POST", "/interactions/{interaction_id}/events"): {"trigger": "enqueue", "queue": "general"},
 }
 
 
