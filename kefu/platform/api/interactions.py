@@ -93,23 +93,21 @@ class InteractionCreate(Body):
 
 
 class InteractionUpdate(Body):
-    state: InteractionState | None = None
+    """What people and systems may correct on an interaction. Its state, outcome and
+    timestamps move only through lifecycle events (``POST /interactions/{id}/events``), so
+    every change of state is in the history and on the bus."""
+
     customer_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     queue: Name | None = None
     flow: Name | None = None
     subject: str | None = Field(None, max_length=500)
-    queued_at: Time | None = None
-    offered_at: Time | None = None
-    answered_at: Time | None = None
-    ended_at: Time | None = None
-    outcome: Outcome | None = None
     disposition: Name | None = None
     recording_ref: Ref | None = None
     document_ref: Ref | None = None
     data: dict[str, Any] | None = Field(None, description="replaces the whole data object")
 
-    _not_null = not_null("state", "data")
+    _not_null = not_null("data")
 
 
 class InteractionQuery(Query):
