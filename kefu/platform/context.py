@@ -17,6 +17,7 @@ from kefu.platform.settings import Settings, ensure_secret_key
 from kefu.platform.tenancy.scope import bind_tenant
 
 if TYPE_CHECKING:
+    from kefu.platform.configs.cache import ConfigCache
     from kefu.platform.events import EventBus
     from kefu.platform.jobs import JobQueue
 
@@ -40,6 +41,13 @@ class Platform:
         from kefu.platform.events import make_event_bus
 
         return make_event_bus(self.settings)
+
+    @cached_property
+    def configs(self) -> ConfigCache:
+        """Compiled tenant configs: the deployed one for new interactions, any by version."""
+        from kefu.platform.configs.cache import ConfigCache
+
+        return ConfigCache(self.session_factory)
 
     @cached_property
     def jobs(self) -> JobQueue:

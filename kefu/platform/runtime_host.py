@@ -26,6 +26,7 @@ Service = Callable[[Platform, asyncio.Event], Awaitable[None]]
 
 RUNTIME_SERVICES: list[str] = [
     "kefu.platform.runtime_host:heartbeat",
+    "kefu.platform.configs.cache:follow_deployments",
 ]
 HEARTBEAT_SECONDS = 10.0
 

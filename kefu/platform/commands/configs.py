@@ -28,6 +28,17 @@ def _tenant_session(platform: Platform, slug: str) -> tuple[Session, Tenant]:
     return db, tenant
 
 
+def _announce(platform: Platform, db: Session, tenant_id: Any, version: int) -> None:
+    """Tell runtime processes (through Redis) to switch new interactions to the version; in
+    embedded mode they notice within seconds by themselves."""
+    if platform.settings.embedded:
+        return
+    from kefu.platform.events.after_commit import publish_after_commit
+
+    publish_after_commit(db, platform.bus, f"tenant.{tenant_id}.config.deploy",
+                         {"version": version, "via": "cli"})
+
+
 @click.command("apply")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--tenant", "slug", required=True, help="Tenant to deploy to.")
@@ -71,6 +82,7 @@ def apply(obj: Any, path: str, slug: str, message: str, author: str | None) -> N
             service.deploy(version.id)
             audit.record(db, "config.deploy", tenant_id=tenant.id, actor_user_id=author_id,
                          target=version, details={"version": version.version, "via": "cli"})
+            _announce(platform, db, tenant.id, version.version)
             db.commit()
     for line in changes:
         click.echo(f"  {line}")
@@ -102,5 +114,6 @@ def rollback(obj: Any, slug: str, to_version: int) -> None:
                 raise click.ClickException(str(exc)) from None
             audit.record(db, "config.deploy", tenant_id=tenant.id, actor_user_id=None,
                          target=version, details={"version": to_version, "via": "cli rollback"})
+            _announce(platform, db, tenant.id, to_version)
             db.commit()
     click.echo(f"{slug}: version {to_version} deployed again")
