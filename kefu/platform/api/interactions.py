@@ -29,7 +29,11 @@ from kefu.platform.interactions.models import (
     MessageStatus,
     Outcome,
 )
-from kefu.platform.interactions.services import DuplicateMessage, InteractionService
+from kefu.platform.interactions.services import (
+    DuplicateInteraction,
+    DuplicateMessage,
+    InteractionService,
+)
 from kefu.runtime.lifecycle import InvalidTransition, Trigger
 
 
@@ -195,15 +199,22 @@ def list_interactions(request: Request, query: InteractionQuery) -> Any:
 
 
 @api("/interactions", "POST", permission=Permission.INTERACTIONS_WRITE, tag="interactions",
-     summary="Record an interaction (it runs on the deployed config version)",
+     summary="Record an interaction (it runs on the deployed config version; a repeated "
+             "channel + external_id returns the stored one with 200)",
      body=InteractionCreate, response=InteractionOut, status=201)
 def create_interaction(request: Request, body: InteractionCreate) -> InteractionOut:
     fields = body.model_dump(exclude_none=True)
     _check_references(request, fields)
     deployed = ConfigService(request.db).deployed()
     fields["config_version_id"] = deployed.id if deployed is not None else None
-    interaction = InteractionService(request.db).create(fields)
-    audit_change(request, "interaction.create", interaction, channel=str(interaction.channel))
+    try:
+        interaction, created = InteractionService(request.db).create(fields)
+    except DuplicateInteraction as exc:
+        raise Conflict(str(exc), "external_id") from None
+    if created:
+        audit_change(request, "interaction.create", interaction, channel=str(interaction.channel))
+    else:
+        request.add_response_callback(_status_200)
     return InteractionOut.model_validate(interaction)
 
 

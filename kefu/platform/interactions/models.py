@@ -42,7 +42,9 @@ class Interaction(TimestampMixin, TenantScoped, Base):
         sa.Index("ix_interactions_tenant_created", "tenant_id", "created_at"),
         sa.Index("ix_interactions_tenant_customer", "tenant_id", "customer_id"),
         sa.Index("ix_interactions_tenant_state", "tenant_id", "state"),
-        sa.Index("ix_interactions_tenant_external", "tenant_id", "channel", "external_id"),
+        # One interaction per channel id (SIP Call-ID, thread root Message-ID, chat session):
+        # a channel retrying its hand-over cannot create a second one.
+        sa.UniqueConstraint("tenant_id", "channel", "external_id"),
     )
 
     id: Mapped[uuid_pk]

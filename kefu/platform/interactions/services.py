@@ -23,6 +23,14 @@ from kefu.platform.interactions.models import (
 )
 
 
+class DuplicateInteraction(ValueError):
+    """Another request is storing an interaction with the same channel id at this moment."""
+
+    def __init__(self) -> None:
+        super().__init__("an interaction with this external_id is being stored by another "
+                         "request; retry")
+
+
 class DuplicateMessage(ValueError):
     """A message with this channel and external id is stored already, on another interaction."""
 
@@ -74,11 +82,32 @@ class InteractionService:
 
     # -- writing -------------------------------------------------------------------------
 
-    def create(self, fields: dict[str, Any]) -> Interaction:
+    def create(self, fields: dict[str, Any]) -> tuple[Interaction, bool]:
+        """Store a new interaction, or return the one this channel id already made.
+
+        Returns:
+            ``(interaction, created)``; ``created`` is False for a repeated hand-over (same
+            channel and ``external_id``), which changes nothing.
+
+        Raises:
+            DuplicateInteraction: another request is storing the same channel id right now.
+        """
+        external_id = fields.get("external_id")
+        if external_id is not None:
+            existing = self.db.scalar(sa.select(Interaction).where(
+                Interaction.channel == fields["channel"],
+                Interaction.external_id == external_id))
+            if existing is not None:
+                return existing, False
         interaction = Interaction(**fields)
         self.db.add(interaction)
-        self.db.flush()
-        return interaction
+        try:
+            self.db.flush()
+        except IntegrityError:
+            # Stored concurrently between the lookup and the insert; no savepoint (see
+            # add_message), so the caller answers 409 and the channel's retry finds it.
+            raise DuplicateInteraction from None
+        return interaction, True
 
     def update(self, interaction: Interaction, fields: dict[str, Any]) -> Interaction:
         for name, value in fields.items():
