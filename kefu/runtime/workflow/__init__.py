@@ -1,0 +1,56 @@
+"""Ticket workflow engine: state machines, SLA timers on business calendars, escalation and
+follow-ups, compiled from the DSL's workflows. Sans-I/O: see :mod:`.engine`."""
+
+from kefu.runtime.workflow.engine import (
+    GuardFailed,
+    InvalidTransition,
+    MissingFields,
+    NotAllowed,
+    UnknownWorkflow,
+    WorkflowEngine,
+    WorkflowError,
+)
+from kefu.runtime.workflow.model import (
+    PRIORITIES,
+    SYSTEM,
+    Actor,
+    Assign,
+    Emit,
+    FollowupDone,
+    FollowupDue,
+    FollowupTask,
+    HistoryEntry,
+    Notify,
+    RaisePriority,
+    ScheduleFollowup,
+    SlaClock,
+    Step,
+    Ticket,
+    WorkflowAction,
+)
+
+__all__ = [
+    "PRIORITIES",
+    "SYSTEM",
+    "Actor",
+    "Assign",
+    "Emit",
+    "FollowupDone",
+    "FollowupDue",
+    "FollowupTask",
+    "GuardFailed",
+    "HistoryEntry",
+    "InvalidTransition",
+    "MissingFields",
+    "NotAllowed",
+    "Notify",
+    "RaisePriority",
+    "ScheduleFollowup",
+    "SlaClock",
+    "Step",
+    "Ticket",
+    "UnknownWorkflow",
+    "WorkflowAction",
+    "WorkflowEngine",
+    "WorkflowError",
+]
