@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "settings": ("settings_cmd", "command"),
     "apply": ("configs", "apply"),
     "rollback": ("configs", "rollback"),
+    "simulate-load": ("acd", "simulate_load"),
 }
 # Modules whose ``commands`` list is read at start-up; they must import nothing heavy.
 LIGHT_COMMAND_MODULES = ("dsl",)
