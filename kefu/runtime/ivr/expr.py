@@ -17,7 +17,6 @@ from typing import Any
 from kefu.dsl import ir
 from kefu.dsl.flowtest import calendar_open, field_problem
 
-_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9]{3,20}$")
 _DIGITS = re.compile(r"^[0-9]+$")
@@ -52,6 +51,16 @@ class Scope:
                 return None
         return value
 
+    def calendar_open(self, calendar_id: str) -> bool:
+        return is_open(self.config, calendar_id, self.now)
+
+    def calendar_holiday(self, calendar_id: str) -> bool:
+        cal = next((c for c in self.config.calendars if c.id == calendar_id), None)
+        if cal is None:
+            return False
+        day = local_time(cal, self.now).date().isoformat()
+        return any(r.first <= day <= r.last for r in cal.closed)
+
     def assign(self, path: str, value: Any) -> None:
         """Set a dotted variable path, creating intermediate records.
 
@@ -68,42 +77,6 @@ class Scope:
                 target[part] = nxt
             target = nxt
         target[parts[-1]] = value
-
-
-def fmt(v: Any) -> str:
-    """A value as text in a prompt: whole floats without ``.0``, booleans in lower case.
-
-    Args:
-        v: any variable value.
-
-    Returns:
-        Its text ("" for None).
-    """
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def fill(template: str, scope: Scope, quote: Any = None) -> str:
-    """Replace ``{a.b}`` placeholders with variable values.
-
-    Args:
-        template: the text with placeholders.
-        scope: the variables.
-        quote: optional function applied to every substituted value (URL quoting).
-
-    Returns:
-        The filled text.
-    """
-    def sub(m: re.Match[str]) -> str:
-        text = fmt(scope.lookup(m.group(1).strip()))
-        return str(quote(text)) if quote is not None else text
-
-    return _PLACEHOLDER.sub(sub, template)
 
 
 def local_time(cal: ir.Calendar, now: dt.datetime) -> dt.datetime:
@@ -139,112 +112,6 @@ def is_open(config: ir.Config, calendar_id: str, now: dt.datetime) -> bool:
     if cal is None:
         return False
     return calendar_open(cal, local_time(cal, now))
-
-
-def truthy(v: Any) -> bool:
-    """Truth of an expression value (Python truth).
-
-    Args:
-        v: the value.
-
-    Returns:
-        bool(v).
-    """
-    return bool(v)
-
-
-def _norm(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return v
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return float(v)
-    return v
-
-
-def _call(e: Any, s: Scope) -> Any:
-    func = e[1]
-    if func in ("open", "holiday"):
-        cal_id = e[2][1]
-        if func == "open":
-            return is_open(s.config, cal_id, s.now)
-        cal = next((c for c in s.config.calendars if c.id == cal_id), None)
-        if cal is None:
-            return False
-        day = local_time(cal, s.now).date().isoformat()
-        return any(r.first <= day <= r.last for r in cal.closed)
-    args = [evaluate(a, s) for a in e[2:]]
-    result: Any = None
-    if func == "len":
-        result = len(args[0] or "")
-    elif func == "contains":
-        result = args[1] is not None and str(args[1]) in str(args[0] or "")
-    elif func == "matches":
-        result = re.search(str(args[1]), str(args[0] or "")) is not None
-    elif func == "starts_with":
-        result = str(args[0] or "").startswith(str(args[1]))
-    elif func == "lower":
-        result = str(args[0] or "").lower()
-    return result
-
-
-def _compare(op: str, left: Any, right: Any) -> Any:  # noqa: PLR0911 - one case per operator
-    if op == "+":
-        if isinstance(left, int | float) and isinstance(right, int | float):
-            return left + right
-        return fmt(left) + fmt(right)
-    if op == "in":
-        return left in (right or [])
-    if op == "==":
-        return _norm(left) == _norm(right)
-    if op == "!=":
-        return _norm(left) != _norm(right)
-    if op == "..":
-        return (left, right)
-    try:
-        if op == "<":
-            return left < right
-        if op == "<=":
-            return left <= right
-        if op == ">":
-            return left > right
-        if op == ">=":
-            return left >= right
-    except TypeError:
-        return False
-    return None
-
-
-def evaluate(e: Any, s: Scope) -> Any:  # noqa: PLR0911 - one case per operator
-    """Evaluate an IR S-expression (see :mod:`kefu.dsl.ir`).
-
-    Args:
-        e: the expression tuple, or None.
-        s: the scope.
-
-    Returns:
-        The value; comparisons of incomparable values are False, unknown functions None.
-    """
-    if e is None:
-        return None
-    op = e[0]
-    if op == "var":
-        return s.lookup(e[1])
-    if op in ("str", "num", "bool", "date", "pct", "dur", "time"):
-        return e[1]
-    if op == "list":
-        return [evaluate(x, s) for x in e[1:]]
-    if op == "not":
-        return not truthy(evaluate(e[1], s))
-    if op == "call":
-        return _call(e, s)
-    if op == "or":
-        return truthy(evaluate(e[1], s)) or truthy(evaluate(e[2], s))
-    if op == "and":
-        return truthy(evaluate(e[1], s)) and truthy(evaluate(e[2], s))
-    return _compare(op, evaluate(e[1], s), evaluate(e[2], s))
 
 
 def _type_problem(fld: ir.Field, value: str) -> bool:  # noqa: PLR0911 - one case per type

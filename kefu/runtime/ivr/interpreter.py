@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.dsl import ir
+from kefu.runtime.expressions import evaluate, fill, fmt, truthy
 from kefu.runtime.ivr import actions as a
 from kefu.runtime.ivr import events as e
-from kefu.runtime.ivr.expr import Scope, evaluate, fill, find_field, fmt, truthy, validate_field
+from kefu.runtime.ivr.expr import Scope, find_field, validate_field
 
 log = logging.getLogger(__name__)
 _TRAILING_PUNCT = re.compile(r"[.!?。!?]+$")

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kefu.dsl import ir
-from kefu.runtime.rules.expressions import Scope, evaluate, fill, fmt, holds, pick_text
+from kefu.runtime.expressions import evaluate, fill, fmt, holds
+from kefu.runtime.rules.expressions import Scope, pick_text
 
 #: Events deeper than this (counting derived events) run no rules.
 DEFAULT_MAX_DEPTH = 4

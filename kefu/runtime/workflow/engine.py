@@ -16,7 +16,8 @@ from typing import Any
 
 from kefu.dsl import ir
 from kefu.runtime.calendar import BusinessCalendar, resolve
-from kefu.runtime.rules.expressions import Scope, evaluate
+from kefu.runtime.expressions import evaluate
+from kefu.runtime.rules.expressions import Scope
 from kefu.runtime.workflow.model import (
     SYSTEM,
     Actor,

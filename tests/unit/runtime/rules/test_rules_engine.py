@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from kefu.dsl import ir
 from kefu.dsl.api import build
 from kefu.dsl.loader import compile_path
+from kefu.runtime.expressions import evaluate, fill
 from kefu.runtime.rules import Event, RuleAction, RulesEngine, Skip
-from kefu.runtime.rules.expressions import Scope, evaluate, fill
+from kefu.runtime.rules.expressions import Scope
 from kefu.runtime.workflow import Actor, Emit, WorkflowEngine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
