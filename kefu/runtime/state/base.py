@@ -9,7 +9,10 @@ Guarantees every backend gives:
   agent at most once, and only while the agent is routable, has no other pending offer and has
   spare capacity on the contact's channel;
 - a queued or assigned contact stays in the store until :meth:`StateBackend.remove` or
-  :meth:`StateBackend.release`; nothing is lost when the process holding it goes away (Redis).
+  :meth:`StateBackend.release`; nothing is lost when the process holding it goes away (Redis);
+- a contact reserved by a node (``node_id``) is recorded as held by it until released or
+  unassigned; :meth:`StateBackend.reclaim` re-queues the work of a node whose heartbeat expired,
+  atomically and once (see :mod:`kefu.runtime.state.reconcile`).
 """
 
 from __future__ import annotations
@@ -63,6 +66,23 @@ class Contact:
         return cls(**json.loads(text))
 
 
+@dataclass(frozen=True)
+class Reclaimed:
+    """A contact re-queued (at the head of ``queue``) because ``node`` stopped heartbeating.
+    ``offered`` tells whether it was still ringing (else it had been accepted); the agent was
+    put ``not_ready`` with reason ``node_lost`` if it was ringing or held nothing else."""
+
+    contact_id: str
+    queue: str
+    agent_id: str
+    node: str
+    offered: bool
+
+
+#: Reason given to an agent whose contact was reclaimed from a dead node.
+NODE_LOST = "node_lost"
+
+
 def spec_to_json(spec: AgentSpec) -> str:
     return json.dumps({"id": spec.id, "skills": spec.skills, "capacity": spec.capacity,
                        "teams": list(spec.teams)}, separators=(",", ":"), ensure_ascii=False)
@@ -76,7 +96,12 @@ def spec_from_json(text: str | bytes) -> AgentSpec:
 
 class StateBackend(abc.ABC):
     """Storage for queues, agents and assignments. Every method may raise the backend's
-    connection errors; none of them sleeps or retries."""
+    connection errors; none of them sleeps or retries.
+
+    ``node_id`` names the runtime process using this backend object: contacts it reserves
+    are recorded as held by that node (None: not recorded, nothing to reconcile)."""
+
+    node_id: str | None = None
 
     # ---- agents
     @abc.abstractmethod
@@ -155,9 +180,11 @@ class StateBackend(abc.ABC):
 
     # ---- assignment
     @abc.abstractmethod
-    def reserve(self, contact_id: str, agent_id: str, now: float) -> bool:
+    def reserve(self, contact_id: str, agent_id: str, now: float, *,
+                node: str | None = None) -> bool:
         """Atomically offer a queued contact to an agent: dequeue it, record the assignment,
-        set the agent ``offered`` and count the contact against its capacity. Returns False
+        set the agent ``offered`` and count the contact against its capacity; the contact is
+        held by ``node`` (default :attr:`node_id`) until released or unassigned. Returns False
         (changing nothing) if the contact is not queued or the agent cannot take it."""
 
     @abc.abstractmethod
@@ -186,6 +213,27 @@ class StateBackend(abc.ABC):
     @abc.abstractmethod
     def assignments(self) -> dict[str, str]:
         """Every contact id → agent id."""
+
+    # ---- nodes: heartbeats and reclaiming the work of dead ones
+    @abc.abstractmethod
+    def heartbeat(self, node_id: str, now: float, ttl: float) -> None:
+        """Record that ``node_id`` is alive at ``now``; it counts as dead from ``now + ttl``
+        unless it beats again."""
+
+    @abc.abstractmethod
+    def expired_nodes(self, now: float) -> list[str]:
+        """Nodes whose last heartbeat expired at or before ``now`` (and not yet reclaimed)."""
+
+    @abc.abstractmethod
+    def held_by(self, node_id: str) -> list[str]:
+        """Ids of the assigned contacts held by a node, sorted."""
+
+    @abc.abstractmethod
+    def reclaim(self, node_id: str, now: float) -> list[Reclaimed]:
+        """Atomically, if ``node_id``'s heartbeat has expired at ``now``: free every contact
+        it holds, put each back at the head of its queue (agents: see :class:`Reclaimed`) and
+        forget the node. Returns what was re-queued; [] if the node is alive, unknown or was
+        already reclaimed (so concurrent reclaimers re-queue each contact once)."""
 
     # ---- stickiness
     @abc.abstractmethod

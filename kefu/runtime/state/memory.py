@@ -6,7 +6,7 @@ import bisect
 from collections.abc import Sequence
 
 from kefu.runtime.acd.agent import ROUTABLE, AgentRecord, AgentSpec, AgentState
-from kefu.runtime.state.base import Conflict, Contact, StateBackend
+from kefu.runtime.state.base import NODE_LOST, Conflict, Contact, Reclaimed, StateBackend
 
 _Key = tuple[int, float, str]
 
@@ -16,7 +16,8 @@ class MemoryState(StateBackend):
     skill so that :meth:`candidates` touches only agents who hold the first skill asked for.
     Records handed out are copies: changing them changes nothing until saved."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_id: str | None = None) -> None:
+        self.node_id = node_id
         self._agents: dict[str, AgentRecord] = {}
         self._by_skill: dict[str, set[str]] = {}
         self._queues: dict[str, list[_Key]] = {}
@@ -24,6 +25,8 @@ class MemoryState(StateBackend):
         self._contacts: dict[str, Contact] = {}
         self._assign: dict[str, str] = {}
         self._last: dict[str, str] = {}
+        self._held: dict[str, str] = {}
+        self._nodes: dict[str, float] = {}
         self._order = 0.0
 
     # ---- agents
@@ -140,7 +143,8 @@ class MemoryState(StateBackend):
         return [q for q, items in self._queues.items() if items]
 
     # ---- assignment
-    def reserve(self, contact_id: str, agent_id: str, now: float) -> bool:
+    def reserve(self, contact_id: str, agent_id: str, now: float, *,
+                node: str | None = None) -> bool:
         a = self._agents.get(agent_id)
         c = self._contacts.get(contact_id)
         if (a is None or c is None or contact_id not in self._keys or a.state not in ROUTABLE
@@ -148,6 +152,9 @@ class MemoryState(StateBackend):
             return False
         self._take(contact_id)
         self._assign[contact_id] = agent_id
+        holder = node or self.node_id
+        if holder:
+            self._held[contact_id] = holder
         a.load[c.channel] = a.load.get(c.channel, 0) + 1
         a.state, a.offered, a.offered_at, a.since = AgentState.OFFERED, contact_id, now, now
         return True
@@ -156,6 +163,7 @@ class MemoryState(StateBackend):
         agent_id = self._assign.pop(contact_id, None)
         if agent_id is None:
             return None
+        self._held.pop(contact_id, None)
         a = self._agents[agent_id]
         ch = self._contacts[contact_id].channel
         a.load[ch] = max(0, a.load.get(ch, 0) - 1)
@@ -177,6 +185,32 @@ class MemoryState(StateBackend):
 
     def assignments(self) -> dict[str, str]:
         return dict(self._assign)
+
+    def heartbeat(self, node_id: str, now: float, ttl: float) -> None:
+        self._nodes[node_id] = now + ttl
+
+    def expired_nodes(self, now: float) -> list[str]:
+        return sorted(n for n, until in self._nodes.items() if until <= now)
+
+    def held_by(self, node_id: str) -> list[str]:
+        return sorted(c for c, n in self._held.items() if n == node_id)
+
+    def reclaim(self, node_id: str, now: float) -> list[Reclaimed]:
+        until = self._nodes.get(node_id)
+        if until is None or until > now:
+            return []
+        del self._nodes[node_id]
+        out = []
+        for cid in self.held_by(node_id):
+            a = self._agents[self._assign[cid]]
+            offered = a.offered == cid
+            self._free(cid)
+            if offered or (a.state == AgentState.BUSY and not a.holding()):
+                a.state, a.reason, a.since, a.offered = AgentState.NOT_READY, NODE_LOST, now, None
+            c = self._contacts[cid]
+            self._insert(c, head=True)
+            out.append(Reclaimed(cid, c.queue, a.id, node_id, offered))
+        return out
 
     def set_last_agent(self, customer: str, agent_id: str) -> None:
         self._last[customer] = agent_id

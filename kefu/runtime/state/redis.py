@@ -8,7 +8,10 @@ counts capacity in one step. Keys all start with ``prefix`` (one tenant or test 
 ``agents`` (set), ``a:<id>`` (hash: spec, state, reason, times, ``load:<ch>``, ``cap:<ch>``),
 ``sk:<skill>`` (set of agents), ``q:<queue>`` (sorted set, score ``-priority·1e9 + seq``;
 re-queued heads below ``-1e15``), ``queues`` (set), ``c:<id>`` (contact JSON), ``ord`` (hash
-contact → seq), ``assign`` (hash contact → agent), ``last`` (hash customer → agent), ``seq``.
+contact → seq), ``assign`` (hash contact → agent), ``last`` (hash customer → agent), ``seq``,
+``nodes`` (sorted set node → heartbeat expiry), ``held`` (hash contact → node) and
+``held:<node>`` (set of contacts). Reclaiming a dead node's work is one script too, which
+removes the node from ``nodes`` as it re-queues: of several reconcilers, one does it.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import redis
 
 from kefu.runtime.acd.agent import AgentRecord, AgentSpec, AgentState
 from kefu.runtime.state.base import (
+    NODE_LOST,
     Conflict,
     Contact,
+    Reclaimed,
     StateBackend,
     spec_from_json,
     spec_to_json,
@@ -127,6 +132,10 @@ redis.call('HSET', p..'assign', cid, aid)
 redis.call('HINCRBY', ak, 'load:'..c.channel, 1)
 redis.call('HSET', ak, 'state', 'offered', 'offered', cid, 'offered_at', ARGV[4],
            'since', ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('HSET', p..'held', cid, ARGV[5])
+  redis.call('SADD', p..'held:'..ARGV[5], cid)
+end
 return 1
 """
 
@@ -135,6 +144,11 @@ local p, cid = ARGV[1], ARGV[2]
 local aid = redis.call('HGET', p..'assign', cid)
 if not aid then return false end
 redis.call('HDEL', p..'assign', cid)
+local node = redis.call('HGET', p..'held', cid)
+if node then
+  redis.call('HDEL', p..'held', cid)
+  redis.call('SREM', p..'held:'..node, cid)
+end
 local c = cjson.decode(redis.call('GET', p..'c:'..cid))
 local ak = p..'a:'..aid
 if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
@@ -154,6 +168,11 @@ local aid = redis.call('HGET', p..'assign', cid)
 if not aid then return false end
 local cj = redis.call('GET', p..'c:'..cid)
 redis.call('HDEL', p..'assign', cid)
+local node = redis.call('HGET', p..'held', cid)
+if node then
+  redis.call('HDEL', p..'held', cid)
+  redis.call('SREM', p..'held:'..node, cid)
+end
 local c = cjson.decode(cj)
 local ak = p..'a:'..aid
 if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
@@ -163,6 +182,52 @@ if redis.call('HGET', ak, 'offered') == cid then redis.call('HSET', ak, 'offered
 redis.call('DEL', p..'c:'..cid)
 redis.call('HDEL', p..'ord', cid)
 return {cj, redis.call('HGETALL', ak)}
+"""
+
+_RECLAIM = """
+local p, node, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local exp = redis.call('ZSCORE', p..'nodes', node)
+if not exp or tonumber(exp) > now then return {} end
+redis.call('ZREM', p..'nodes', node)
+local hk = p..'held:'..node
+local ids = redis.call('SMEMBERS', hk)
+table.sort(ids)
+local out = {}
+for _, cid in ipairs(ids) do
+  local aid = redis.call('HGET', p..'assign', cid)
+  local cj = redis.call('GET', p..'c:'..cid)
+  if aid and cj and redis.call('HGET', p..'held', cid) == node then
+    local c = cjson.decode(cj)
+    local ak = p..'a:'..aid
+    redis.call('HDEL', p..'assign', cid)
+    redis.call('HDEL', p..'held', cid)
+    if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
+      redis.call('HSET', ak, 'load:'..c.channel, 0)
+    end
+    local offered = redis.call('HGET', ak, 'offered') == cid
+    local lost = offered
+    if not lost and redis.call('HGET', ak, 'state') == 'busy' then
+      lost = true
+      local h = redis.call('HGETALL', ak)
+      for i = 1, #h, 2 do
+        if string.sub(h[i], 1, 5) == 'load:' and tonumber(h[i + 1]) > 0 then lost = false end
+      end
+    end
+    if lost then
+      redis.call('HSET', ak, 'state', 'not_ready', 'reason', ARGV[4], 'since', ARGV[3],
+                 'offered', '')
+    end
+    local qk = p..'q:'..c.queue
+    local score = -1e15
+    local first = redis.call('ZRANGE', qk, 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) < -1e14 then score = tonumber(first[2]) - 1 end
+    redis.call('ZADD', qk, score, cid)
+    redis.call('SADD', p..'queues', c.queue)
+    out[#out + 1] = {cid, c.queue, aid, offered and 1 or 0}
+  end
+end
+redis.call('DEL', hk)
+return out
 """
 
 _SAVE = """
@@ -207,7 +272,9 @@ class RedisState(StateBackend):
     """State in Redis under ``prefix``. Takes a redis-py client (or a URL). Raises redis-py's
     ``ConnectionError`` when Redis cannot be reached."""
 
-    def __init__(self, client: redis.Redis | str, prefix: str = "kefu:acd:") -> None:
+    def __init__(self, client: redis.Redis | str, prefix: str = "kefu:acd:",
+                 node_id: str | None = None) -> None:
+        self.node_id = node_id
         self.r: redis.Redis = (redis.Redis.from_url(client) if isinstance(client, str)
                                else client)
         self.p = prefix
@@ -221,6 +288,7 @@ class RedisState(StateBackend):
         self._save = self.r.register_script(_SAVE)
         self._finish = self.r.register_script(_FINISH)
         self._cands = self.r.register_script(_CANDIDATES)
+        self._reclaim = self.r.register_script(_RECLAIM)
 
     def clear(self) -> None:
         """Delete every key under the prefix (tests, tenant removal)."""
@@ -349,8 +417,10 @@ class RedisState(StateBackend):
         return [q for q, n in zip(ids, pipe.execute(), strict=True) if n]
 
     # ---- assignment
-    def reserve(self, contact_id: str, agent_id: str, now: float) -> bool:
-        return bool(self._reserve(args=[self.p, contact_id, agent_id, now]))
+    def reserve(self, contact_id: str, agent_id: str, now: float, *,
+                node: str | None = None) -> bool:
+        holder = node or self.node_id or ""
+        return bool(self._reserve(args=[self.p, contact_id, agent_id, now, holder]))
 
     def release(self, contact_id: str) -> str | None:
         res = self._freescript(args=[self.p, contact_id, "1"])
@@ -372,6 +442,20 @@ class RedisState(StateBackend):
 
     def assignments(self) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in self.r.hgetall(f"{self.p}assign").items()}
+
+    def heartbeat(self, node_id: str, now: float, ttl: float) -> None:
+        self.r.zadd(f"{self.p}nodes", {node_id: now + ttl})
+
+    def expired_nodes(self, now: float) -> list[str]:
+        return sorted(_s(n) for n in self.r.zrangebyscore(f"{self.p}nodes", "-inf", now))
+
+    def held_by(self, node_id: str) -> list[str]:
+        return sorted(_s(c) for c in self.r.smembers(f"{self.p}held:{node_id}"))
+
+    def reclaim(self, node_id: str, now: float) -> list[Reclaimed]:
+        res = self._reclaim(args=[self.p, node_id, repr(float(now)), NODE_LOST])
+        return [Reclaimed(_s(cid), _s(q), _s(aid), node_id, bool(int(off)))
+                for cid, q, aid, off in res]
 
     def set_last_agent(self, customer: str, agent_id: str) -> None:
         self.r.hset(f"{self.p}last", customer, agent_id)
