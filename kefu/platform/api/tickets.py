@@ -1,7 +1,10 @@
 """/api/v1/tickets: work orders (registration, complaint, repair, enquiry...) and their history.
 
-Types and states are names from the tenant's DSL workflows; until the workflow engine checks
-transitions, any state name is accepted. Every change is recorded as a history entry."""
+When the tenant has a deployed config, a ticket's type must name one of its workflows and the
+workflow engine opens and moves it: initial state, assignment and SLA due times on the
+business calendar are set for it, and a new state must be a transition the caller's roles
+allow. With no config deployed, types and states are free-form names. Every change is
+recorded as a history entry."""
 
 from __future__ import annotations
 
@@ -13,12 +16,21 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pyramid.request import Request
 
 from kefu.platform.api.context import audit_change
-from kefu.platform.api.errors import InvalidField, NotFound
+from kefu.platform.api.errors import ApiError, Conflict, InvalidField, NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out, Query, not_null
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.tickets.models import Priority
 from kefu.platform.tickets.services import TicketService
+from kefu.platform.tickets.workflow import engine_for
+from kefu.runtime.workflow import (
+    GuardFailed,
+    InvalidTransition,
+    MissingFields,
+    NotAllowed,
+    UnknownWorkflow,
+    WorkflowEngine,
+)
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 # Times must carry a zone ("...Z" or "+08:00"); they are kept and returned in UTC.
@@ -27,8 +39,10 @@ Subject = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class TicketCreate(Body):
-    type: Name = Field(description="ticket type as declared in the tenant's workflows")
-    state: Name = "new"
+    type: Name = Field(description="the workflow the ticket follows (free-form when the "
+                                   "tenant has no deployed config)")
+    state: Name = Field("new", description="ignored for workflow tickets (they start in the "
+                                           "workflow's initial state)")
     priority: Priority = Priority.NORMAL
     subject: Subject
     description: str = Field("", max_length=20000)
@@ -42,7 +56,8 @@ class TicketCreate(Body):
 
 
 class TicketUpdate(Body):
-    state: Name | None = None
+    state: Name | None = Field(None, description="for a workflow ticket: a target state or a "
+                                                 "transition name the caller's roles allow")
     priority: Priority | None = None
     subject: Subject | None = None
     description: str | None = Field(None, max_length=20000)
@@ -108,6 +123,19 @@ class TicketQuery(Query):
     overdue: bool | None = Field(None, description="open and past a due time (or not)")
 
 
+def _service(request: Request) -> TicketService:
+    """The ticket service, with the workflow engine of the tenant's deployed config."""
+    loaded = request.platform.configs.deployed(request.identity.tenant_id)
+    engine: WorkflowEngine | None = None
+    if loaded is not None:
+        engine = engine_for(loaded.version_id, loaded.config)
+    return TicketService(request.db, engine)
+
+
+def _roles(request: Request) -> frozenset[str]:
+    return frozenset(str(role) for role in request.identity.roles)
+
+
 def _load(request: Request, ticket_id: uuid.UUID, *, with_history: bool = False) -> Any:
     ticket = TicketService(request.db).get(ticket_id, with_history=with_history)
     if ticket is None:
@@ -133,13 +161,21 @@ def list_tickets(request: Request, query: TicketQuery) -> Any:
 
 
 @api("/tickets", "POST", permission=Permission.TICKETS_WRITE, tag="tickets",
-     summary="Open a ticket (numbered per tenant)", body=TicketCreate,
-     response=TicketDetailOut, status=201)
+     summary="Open a ticket (numbered per tenant). With a deployed config, `type` names one "
+             "of its workflows, which sets the initial state, assignment and SLA due times; "
+             "with none deployed, type and state are free-form.",
+     body=TicketCreate, response=TicketDetailOut, status=201)
 def create_ticket(request: Request, body: TicketCreate) -> TicketDetailOut:
     fields = body.model_dump()
     _check_references(request, fields)
-    service = TicketService(request.db)
-    ticket = service.create(fields, request.identity.user_id)
+    service = _service(request)
+    try:
+        ticket = service.create(fields, request.identity.user_id, roles=_roles(request))
+    except UnknownWorkflow as exc:
+        raise InvalidField("type", str(exc)) from exc
+    except MissingFields as exc:
+        raise ApiError(422, "validation_failed", str(exc), [
+            {"field": f"data.{name}", "message": "required"} for name in exc.fields]) from exc
     audit_change(request, "ticket.create", ticket, number=ticket.number)
     return TicketDetailOut.model_validate(_load(request, ticket.id, with_history=True))
 
@@ -151,15 +187,23 @@ def get_ticket(request: Request, ticket_id: uuid.UUID) -> TicketDetailOut:
 
 
 @api("/tickets/{ticket_id}", "PATCH", permission=Permission.TICKETS_WRITE, tag="tickets",
-     summary="Change a ticket (only the fields sent; each change is recorded in its history)",
+     summary="Change a ticket (only the fields sent; each change is recorded in its history). "
+             "A new state of a workflow ticket must be a transition the caller's roles "
+             "allow (403 names the roles, 409 the possible moves).",
      body=TicketUpdate, response=TicketOut)
 def update_ticket(request: Request, ticket_id: uuid.UUID, body: TicketUpdate) -> TicketOut:
     ticket = _load(request, ticket_id)
     fields = body.model_dump(exclude_unset=True)
     _check_references(request, fields)
-    event = TicketService(request.db).update(ticket, fields, request.identity.user_id)
-    if event is not None:
-        audit_change(request, "ticket.update", ticket, fields=sorted(event.changes))
+    try:
+        changed = _service(request).change(ticket, fields, request.identity.user_id,
+                                           roles=_roles(request))
+    except NotAllowed as exc:
+        raise ApiError(403, "forbidden", str(exc)) from exc
+    except (InvalidTransition, GuardFailed) as exc:
+        raise Conflict(str(exc), "state") from exc
+    if changed:
+        audit_change(request, "ticket.update", ticket, fields=changed)
     return TicketOut.model_validate(ticket)
 
 

@@ -16,6 +16,8 @@ from kefu.platform.db import paginate, utcnow
 from kefu.platform.interactions.models import Interaction
 from kefu.platform.tenancy.sequences import next_in_tenant
 from kefu.platform.tickets.models import Ticket, TicketEvent
+from kefu.platform.tickets.workflow import TicketWorkflow
+from kefu.runtime.workflow import UnknownWorkflow, WorkflowEngine
 
 
 def _plain(value: Any) -> Any:
@@ -42,8 +44,13 @@ def _overdue(now: datetime) -> sa.ColumnElement[bool]:
 
 
 class TicketService:
-    def __init__(self, db: Session) -> None:
+    """Tickets of one tenant. With ``engine`` (the tenant's deployed config), tickets whose
+    type names a workflow are opened and moved by the workflow engine; without it (nothing
+    deployed), types and states are free-form names."""
+
+    def __init__(self, db: Session, engine: WorkflowEngine | None = None) -> None:
         self.db = db
+        self.workflows = None if engine is None else TicketWorkflow(db, engine)
 
     def search(
         self, *, state: str | None = None, type: str | None = None,
@@ -90,8 +97,23 @@ class TicketService:
                 return name, what
         return None
 
-    def create(self, fields: dict[str, Any], actor_user_id: uuid.UUID | None) -> Ticket:
-        """Open a ticket with the next number of the tenant and a "created" history entry."""
+    def create(self, fields: dict[str, Any], actor_user_id: uuid.UUID | None, *,
+               roles: frozenset[str] = frozenset()) -> Ticket:
+        """Open a ticket with the next number of the tenant and a "created" history entry.
+
+        With a deployed config the ``type`` must name one of its workflows: the engine sets
+        the initial state, the assignment and the SLA due times, and writes the history.
+
+        Raises:
+            kefu.runtime.workflow.UnknownWorkflow: the type names no workflow of the config.
+            kefu.runtime.workflow.MissingFields: required form fields are empty.
+        """
+        if self.workflows is not None:
+            if not self.workflows.has(fields["type"]):
+                known = ", ".join(self.workflows.names()) or "none"
+                raise UnknownWorkflow(f"no workflow `{fields['type']}` in the deployed "
+                                      f"config (known: {known})")
+            return self.workflows.create(fields, actor_user_id, roles, utcnow())
         ticket = Ticket(**fields, created_by_user_id=actor_user_id)
         ticket.number = next_in_tenant(self.db, Ticket.number, "tickets")
         self.db.add(ticket)
@@ -99,6 +121,33 @@ class TicketService:
         self._event(ticket, "created", actor_user_id, to_state=ticket.state)
         self.db.flush()
         return ticket
+
+    def change(self, ticket: Ticket, fields: dict[str, Any], actor_user_id: uuid.UUID | None,
+               *, roles: frozenset[str] = frozenset()) -> list[str]:
+        """Apply ``fields`` and return the names of those that changed (sorted).
+
+        On a ticket that follows a workflow, a new ``state`` (a state or transition name) goes
+        through the engine after the other fields are applied: roles, transition and guard are
+        checked, and assignment, SLA clocks and ``closed_at`` follow.
+
+        Raises:
+            kefu.runtime.workflow.InvalidTransition, NotAllowed, GuardFailed: the move is
+                refused (the caller rolls the transaction back: nothing is applied).
+        """
+        workflow = None if self.workflows is None else self.workflows.workflow_of(ticket)
+        target = fields.get("state")
+        if workflow is None or self.workflows is None or target is None \
+                or target == ticket.state:
+            event = self.update(ticket, fields, actor_user_id)
+            return sorted(event.changes) if event is not None else []
+        others = {k: v for k, v in fields.items() if k != "state"}
+        event = self.update(ticket, others, actor_user_id)
+        changed = set(event.changes) if event is not None else set()
+        step = self.workflows.transition(ticket, target, actor_user_id, roles, utcnow())
+        for entry in step.history:
+            changed.update(k for k in entry.changes)
+        changed.add("state")
+        return sorted(changed)
 
     def update(self, ticket: Ticket, fields: dict[str, Any],
                actor_user_id: uuid.UUID | None) -> TicketEvent | None:
