@@ -139,21 +139,33 @@ end
 return 1
 """
 
-_FREE = """
+# Lua functions shared by the scripts that end an assignment (prepended to each script:
+# EVAL has no imports).
+_ASSIGNMENT_LUA = """
+local function unhold(p, cid)
+  local node = redis.call('HGET', p..'held', cid)
+  if node then
+    redis.call('HDEL', p..'held', cid)
+    redis.call('SREM', p..'held:'..node, cid)
+  end
+end
+local function unload(p, aid, channel)
+  local ak = p..'a:'..aid
+  if redis.call('HINCRBY', ak, 'load:'..channel, -1) < 0 then
+    redis.call('HSET', ak, 'load:'..channel, 0)
+  end
+  return ak
+end
+"""
+
+_FREE = _ASSIGNMENT_LUA + """
 local p, cid = ARGV[1], ARGV[2]
 local aid = redis.call('HGET', p..'assign', cid)
 if not aid then return false end
 redis.call('HDEL', p..'assign', cid)
-local node = redis.call('HGET', p..'held', cid)
-if node then
-  redis.call('HDEL', p..'held', cid)
-  redis.call('SREM', p..'held:'..node, cid)
-end
+unhold(p, cid)
 local c = cjson.decode(redis.call('GET', p..'c:'..cid))
-local ak = p..'a:'..aid
-if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
-  redis.call('HSET', ak, 'load:'..c.channel, 0)
-end
+local ak = unload(p, aid, c.channel)
 if redis.call('HGET', ak, 'offered') == cid then redis.call('HSET', ak, 'offered', '') end
 if ARGV[3] == '1' then
   redis.call('DEL', p..'c:'..cid)
@@ -162,29 +174,22 @@ end
 return aid
 """
 
-_FINISH = """
+_FINISH = _ASSIGNMENT_LUA + """
 local p, cid = ARGV[1], ARGV[2]
 local aid = redis.call('HGET', p..'assign', cid)
 if not aid then return false end
 local cj = redis.call('GET', p..'c:'..cid)
 redis.call('HDEL', p..'assign', cid)
-local node = redis.call('HGET', p..'held', cid)
-if node then
-  redis.call('HDEL', p..'held', cid)
-  redis.call('SREM', p..'held:'..node, cid)
-end
+unhold(p, cid)
 local c = cjson.decode(cj)
-local ak = p..'a:'..aid
-if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
-  redis.call('HSET', ak, 'load:'..c.channel, 0)
-end
+local ak = unload(p, aid, c.channel)
 if redis.call('HGET', ak, 'offered') == cid then redis.call('HSET', ak, 'offered', '') end
 redis.call('DEL', p..'c:'..cid)
 redis.call('HDEL', p..'ord', cid)
 return {cj, redis.call('HGETALL', ak)}
 """
 
-_RECLAIM = """
+_RECLAIM = _ASSIGNMENT_LUA + """
 local p, node, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local exp = redis.call('ZSCORE', p..'nodes', node)
 if not exp or tonumber(exp) > now then return {} end
@@ -198,12 +203,9 @@ for _, cid in ipairs(ids) do
   local cj = redis.call('GET', p..'c:'..cid)
   if aid and cj and redis.call('HGET', p..'held', cid) == node then
     local c = cjson.decode(cj)
-    local ak = p..'a:'..aid
     redis.call('HDEL', p..'assign', cid)
-    redis.call('HDEL', p..'held', cid)
-    if redis.call('HINCRBY', ak, 'load:'..c.channel, -1) < 0 then
-      redis.call('HSET', ak, 'load:'..c.channel, 0)
-    end
+    redis.call('HDEL', p..'held', cid)  -- the whole held:<node> set is deleted below
+    local ak = unload(p, aid, c.channel)
     local offered = redis.call('HGET', ak, 'offered') == cid
     local lost = offered
     if not lost and redis.call('HGET', ak, 'state') == 'busy' then
