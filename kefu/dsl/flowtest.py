@@ -490,7 +490,8 @@ class TestReport:
         return not self.diagnostics and all(o.passed for o in self.outcomes)
 
 
-def _literal_value(x: Any) -> Any:
+def literal_value(x: Any) -> Any:
+    """The Python value of a literal or bare name in a flow-test script."""
     if isinstance(x, Literal):
         if x.kind == "STRING":
             return x.text
@@ -502,11 +503,12 @@ def _literal_value(x: Any) -> Any:
     return None
 
 
-def _path_of(x: Any) -> str:
+def path_of(x: Any) -> str:
+    """The dotted variable path a name or member expression in a flow-test script names."""
     if isinstance(x, Name):
         return x.value
     if isinstance(x, Member):
-        return f"{_path_of(x.obj)}.{x.name}"
+        return f"{path_of(x.obj)}.{x.name}"
     return ""
 
 
@@ -544,29 +546,29 @@ def run_case(config: ir.Config, flow_id: str, body: list[Stmt],  # noqa: PLR0912
                 session.clock = dt.datetime.fromisoformat(date).replace(hour=int(hh),
                                                                          minute=int(mm))
             elif kw == "caller":
-                session.vars["caller"]["number"] = _literal_value(args[0]) if args else ""
+                session.vars["caller"]["number"] = literal_value(args[0]) if args else ""
             elif kw == "locale":
-                session.locale = _path_of(args[0]) if args else session.locale
+                session.locale = path_of(args[0]) if args else session.locale
             elif kw == "set":
                 if args and isinstance(args[0], Assign):
-                    session._assign(_path_of(args[0].target),
+                    session._assign(path_of(args[0].target),
                                     evaluate(expr_ir(args[0].value), session))
             elif kw == "mock":
-                name = _path_of(args[0]) if args else ""
-                outcome = _path_of(args[1]) if len(args) > 1 else "ok"
-                values = {c.keyword: _literal_value(c.args[0]) if c.args else None
+                name = path_of(args[0]) if args else ""
+                outcome = path_of(args[1]) if len(args) > 1 else "ok"
+                values = {c.keyword: literal_value(c.args[0]) if c.args else None
                           for c in stmt.block or ()}
                 session.mocks[name] = (outcome, values)
             elif kw == "agents":
-                session.agents = _path_of(args[0]) if args else "ready"
+                session.agents = path_of(args[0]) if args else "ready"
             elif kw == "outcome":
-                session.forced[_path_of(args[0])] = _path_of(args[1])
+                session.forced[path_of(args[0])] = path_of(args[1])
             elif kw in ("press", "speak", "silence"):
                 ensure_started()
                 if kw == "silence":
                     session.feed("noinput")
                 else:
-                    value = _literal_value(args[0]) if args else ""
+                    value = literal_value(args[0]) if args else ""
                     session.feed("dtmf" if kw == "press" else "speech", _fmt(value))
             elif kw == "expect":
                 ensure_started()
@@ -595,7 +597,7 @@ def _expect(session: Session, stmt: Stmt, cursor: int) -> int:
              "ticket": ("ticket",), "send": ("send",), "callback": ("callback",),
              "answered": ("answered",)}
     if word in kinds and (len(args) <= 2):
-        wanted = _literal_value(args[1]) if len(args) > 1 else None
+        wanted = literal_value(args[1]) if len(args) > 1 else None
         wanted_s = _fmt(wanted) if wanted is not None else None
         for i in range(cursor, len(events)):
             ev = events[i]

@@ -12,9 +12,9 @@ import pytest
 
 from kefu.dsl import ir
 from kefu.dsl.binder import Binder
-from kefu.dsl.flowtest import run_case
+from kefu.dsl.flowtest import literal_value, path_of, run_case
 from kefu.dsl.loader import read_tests
-from kefu.dsl.syntax import Literal, Member, Name, Stmt, parse
+from kefu.dsl.syntax import Literal, Stmt, parse
 from kefu.runtime.ivr import (
     Digits,
     Enqueue,
@@ -44,26 +44,6 @@ def test_every_flow_ends_when_the_caller_stays_silent(name: str, flow: str, mode
         assert t.outcome in {"completed", "answered", "transferred", "voicemail", "error"}
 
 
-def _value(x: Any) -> Any:
-    if isinstance(x, Literal):
-        if x.kind == "STRING":
-            return x.text
-        if x.kind == "NUMBER":
-            return float(x.raw) if "." in x.raw else int(x.raw)
-        return x.raw
-    if isinstance(x, Name):
-        return {"true": True, "false": False}.get(x.value, x.value)
-    return None
-
-
-def _path(x: Any) -> str:
-    if isinstance(x, Name):
-        return x.value
-    if isinstance(x, Member):
-        return f"{_path(x.obj)}.{x.name}"
-    return ""
-
-
 def _text(v: Any) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
@@ -82,20 +62,20 @@ def _script(body: list[Stmt]) -> tuple[list[Event], Host, dt.datetime, dict[str,
                       else "10:00").split(":")
             now = dt.datetime.fromisoformat(date).replace(hour=int(hh), minute=int(mm))
         elif stmt.keyword == "caller":
-            caller["number"] = _value(args[0])
+            caller["number"] = literal_value(args[0])
         elif stmt.keyword == "mock":
-            outcome = _path(args[1]) if len(args) > 1 else "ok"
-            record = {c.keyword: _value(c.args[0]) if c.args else None
+            outcome = path_of(args[1]) if len(args) > 1 else "ok"
+            record = {c.keyword: literal_value(c.args[0]) if c.args else None
                       for c in stmt.block or ()}
-            lookups[_path(args[0])] = LookupResult(outcome, record)
+            lookups[path_of(args[0])] = LookupResult(outcome, record)
         elif stmt.keyword == "agents":
-            host.agents = _path(args[0])
+            host.agents = path_of(args[0])
         elif stmt.keyword == "outcome":
             host.transfer_fails = True
         elif stmt.keyword == "press":
-            inputs.append(Digits(_text(_value(args[0]))))
+            inputs.append(Digits(_text(literal_value(args[0]))))
         elif stmt.keyword == "speak":
-            inputs.append(Speech(_text(_value(args[0]))))
+            inputs.append(Speech(_text(literal_value(args[0]))))
         elif stmt.keyword == "silence":
             inputs.append(NoInput())
     return inputs, host, now, {"caller": caller}
