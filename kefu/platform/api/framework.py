@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -35,7 +35,8 @@ class Operation:
     list_response: bool = False
     status: int = 200
     needs_tenant: bool = True
-    responses: dict[int, str] = field(default_factory=dict)
+    # An idempotent create answers a repeat with the stored record and 200 (see Existing).
+    idempotent: bool = False
 
     @property
     def route_name(self) -> str:
@@ -62,6 +63,7 @@ def api(
     list_response: bool = False,
     status: int = 200,
     needs_tenant: bool = True,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an API operation. The handler is called as
     ``handler(request, *, body=..., query=..., **path_params)`` and returns a model, a list of
@@ -72,6 +74,7 @@ def api(
             path=path, method=method.upper(), handler=handler, permission=permission,
             summary=summary, tag=tag, body=body, query=query, response=response,
             list_response=list_response, status=status, needs_tenant=needs_tenant,
+            idempotent=idempotent,
         ))
         return handler
 
@@ -162,7 +165,17 @@ def _json_response(payload: Any, status: int) -> Response:
     )
 
 
+@dataclass(frozen=True)
+class Existing:
+    """Returned by an idempotent create whose request was a repeat: the stored record is
+    answered with 200 instead of the operation's 201."""
+
+    value: BaseModel
+
+
 def _render(result: Any, op: Operation) -> Response:
+    if isinstance(result, Existing):
+        return _json_response(result.value.model_dump(mode="json"), 200)
     if result is None:
         return Response(status=204)
     if op.list_response:

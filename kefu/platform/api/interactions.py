@@ -13,11 +13,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pyramid.request import Request
-from pyramid.response import Response
 
 from kefu.platform.api.context import audit_change
 from kefu.platform.api.errors import ApiError, Conflict, InvalidField, NotFound
-from kefu.platform.api.framework import api
+from kefu.platform.api.framework import Existing, api
 from kefu.platform.api.schemas import Body, Out, Query, not_null
 from kefu.platform.configs.services import ConfigService
 from kefu.platform.identity.permissions import Permission
@@ -201,8 +200,8 @@ def list_interactions(request: Request, query: InteractionQuery) -> Any:
 @api("/interactions", "POST", permission=Permission.INTERACTIONS_WRITE, tag="interactions",
      summary="Record an interaction (it runs on the deployed config version; a repeated "
              "channel + external_id returns the stored one with 200)",
-     body=InteractionCreate, response=InteractionOut, status=201)
-def create_interaction(request: Request, body: InteractionCreate) -> InteractionOut:
+     body=InteractionCreate, response=InteractionOut, status=201, idempotent=True)
+def create_interaction(request: Request, body: InteractionCreate) -> InteractionOut | Existing:
     fields = body.model_dump(exclude_none=True)
     _check_references(request, fields)
     deployed = ConfigService(request.db).deployed()
@@ -211,10 +210,9 @@ def create_interaction(request: Request, body: InteractionCreate) -> Interaction
         interaction, created = InteractionService(request.db).create(fields)
     except DuplicateInteraction as exc:
         raise Conflict(str(exc), "external_id") from None
-    if created:
-        audit_change(request, "interaction.create", interaction, channel=str(interaction.channel))
-    else:
-        request.add_response_callback(_status_200)
+    if not created:
+        return Existing(InteractionOut.model_validate(interaction))
+    audit_change(request, "interaction.create", interaction, channel=str(interaction.channel))
     return InteractionOut.model_validate(interaction)
 
 
@@ -247,16 +245,12 @@ def list_messages(request: Request, interaction_id: uuid.UUID, query: Query) -> 
     return [MessageOut.model_validate(m) for m in items], total
 
 
-def _status_200(_request: Request, response: Response) -> None:
-    response.status = 200
-
-
 @api("/interactions/{interaction_id}/messages", "POST", permission=Permission.INTERACTIONS_WRITE,
      tag="interactions", summary="Store a message (201; a redelivery of the same external_id "
                                  "returns the stored one with 200)",
-     body=MessageCreate, response=MessageOut, status=201)
+     body=MessageCreate, response=MessageOut, status=201, idempotent=True)
 def create_message(request: Request, interaction_id: uuid.UUID,
-                   body: MessageCreate) -> MessageOut:
+                   body: MessageCreate) -> MessageOut | Existing:
     interaction = _load(request, interaction_id)
     fields = body.model_dump(exclude_none=True)
     _check_references(request, fields)
@@ -264,10 +258,9 @@ def create_message(request: Request, interaction_id: uuid.UUID,
         message, created = InteractionService(request.db).add_message(interaction, fields)
     except DuplicateMessage as exc:
         raise Conflict(str(exc), "external_id") from None
-    if created:
-        audit_change(request, "message.create", message, interaction_id=str(interaction.id))
-    else:
-        request.add_response_callback(_status_200)
+    if not created:
+        return Existing(MessageOut.model_validate(message))
+    audit_change(request, "message.create", message, interaction_id=str(interaction.id))
     return MessageOut.model_validate(message)
 
 

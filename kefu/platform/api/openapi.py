@@ -73,6 +73,9 @@ def _operation(op: Operation) -> dict[str, Any]:
                                      "content": {"application/json": {"schema": schema}}}
     else:
         responses["204"] = {"description": "done, nothing to return"}
+    if op.idempotent and op.response is not None:
+        responses["200"] = {"description": "a repeat of an earlier request: the stored record",
+                            "content": {"application/json": {"schema": _ref(op.response)}}}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for code, text in ((400, "malformed request"), (401, "not authenticated"),
                        (403, "not allowed"), (404, "not found (or another tenant's)"),
