@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -32,7 +33,10 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest migration of this release (read from disk once: it cannot change while the
+    process runs, and /readyz asks on every probe)."""
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
