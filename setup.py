@@ -29,6 +29,7 @@ setup(
     },
     install_requires=[
         "a2wsgi>=1.10",
+        "aiosmtpd>=1.4.6",
         "alembic>=1.13",
         "argon2-cffi>=23.1",
         "click>=8.1",
