@@ -14,6 +14,5 @@ Public API (import the submodules; this package imports nothing heavy at start-u
 * ``kefu.dsl.ir.to_json`` / ``from_json`` / ``config_hash``;
 * ``kefu.dsl.formatter.format_source(text)``;
 * ``kefu.dsl.plan.semantic_diff(old_ir, new_ir) -> list[str]``;
-* ``kefu.dsl.flowtest.run_tests(result, test_sources)``;
 * ``kefu.dsl.lossless`` for surgical edits (the designer).
 """

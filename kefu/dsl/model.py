@@ -330,7 +330,7 @@ class Flow:
 class TestCase:
     name: str
     flow: Name | None
-    body: list[Any]  # syntax.Stmt, interpreted by kefu.dsl.flowtest
+    body: list[Any]  # syntax.Stmt, interpreted by kefu.runtime.ivr.flowtests
     span: Span = NOWHERE
 
 

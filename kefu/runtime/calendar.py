@@ -13,6 +13,11 @@ zone.
 
 Pure functions on immutable data, no I/O: the workflow engine uses it for SLA deadlines and
 follow-up dates, rules use it for ``open(...)``/``holiday(...)``.
+
+:func:`open_at` and :func:`holiday_at` answer the same questions on a *wall-clock* time (a
+naive datetime is the calendar's local time): the IVR interpreter uses them on its virtual
+clock for ``open(...)``/``holiday(...)`` and the ACD router for a queue's own hours.
+:func:`day_ranges` is the one place that decides which minutes of a day are open.
 """
 
 from __future__ import annotations
@@ -44,6 +49,77 @@ class NoWorkingTime(CalendarError):
             f"after {after.isoformat()}: add opening hours or remove holidays"
         )
         self.calendar_id = calendar_id
+
+
+def day_ranges(cal: ir.Calendar, day: dt.date) -> tuple[tuple[int, int], ...]:
+    """The open minute ranges ``(from, to)`` of local date ``day`` (``to`` may be 1440).
+
+    A ``workday`` rule (调休) wins over everything, then a ``holiday`` closes the whole day,
+    otherwise the weekly hours of that weekday apply; ``always`` calendars are open all day.
+
+    Args:
+        cal: the compiled calendar.
+        day: a local date in the calendar's zone.
+
+    Returns:
+        The open ranges in minutes since midnight.
+    """
+    if cal.always:
+        return ((0, 1440),)
+    iso = day.isoformat()
+    for rule in cal.workdays:
+        if rule.first <= iso <= rule.last:
+            return rule.ranges
+    if is_holiday(cal, day):
+        return ()
+    return cal.weekly[day.weekday()]
+
+
+def is_holiday(cal: ir.Calendar, day: dt.date) -> bool:
+    """Is local date ``day`` inside one of the calendar's ``holiday`` (closed) rules?"""
+    iso = day.isoformat()
+    return any(rule.first <= iso <= rule.last for rule in cal.closed)
+
+
+def local_time(cal: ir.Calendar, when: dt.datetime, timezone: str | None = None) -> dt.datetime:
+    """``when`` as wall-clock time of the calendar.
+
+    Args:
+        cal: the calendar.
+        when: a naive datetime (taken as the calendar's local time already) or an aware one
+            (converted to the calendar's zone).
+        timezone: overrides ``cal.timezone``.
+
+    Returns:
+        The local wall-clock time (``when`` unchanged when naive or the zone is unknown).
+    """
+    if when.tzinfo is None:
+        return when
+    try:
+        return when.astimezone(ZoneInfo(timezone or cal.timezone))
+    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
+        return when
+
+
+def open_at(cal: ir.Calendar, when: dt.datetime, timezone: str | None = None) -> bool:
+    """Is the calendar open at wall-clock time ``when``?
+
+    Args:
+        cal: the compiled calendar.
+        when: naive (the calendar's local time, e.g. an IVR test's virtual clock) or aware.
+        timezone: overrides ``cal.timezone`` for an aware ``when``.
+
+    Returns:
+        True when ``when``'s minute lies in an open range of its local date.
+    """
+    local = local_time(cal, when, timezone)
+    minute = local.hour * 60 + local.minute
+    return any(lo <= minute < hi for lo, hi in day_ranges(cal, local.date()))
+
+
+def holiday_at(cal: ir.Calendar, when: dt.datetime, timezone: str | None = None) -> bool:
+    """Is ``when``'s local date (see :func:`open_at`) a holiday of the calendar?"""
+    return is_holiday(cal, local_time(cal, when, timezone).date())
 
 
 def _require_aware(value: dt.datetime, name: str) -> None:
@@ -79,21 +155,11 @@ class BusinessCalendar:
     # ------------------------------------------------------------------ days
     def day_ranges(self, day: dt.date) -> tuple[tuple[int, int], ...]:
         """The open minute ranges ``(from, to)`` of local date ``day`` (``to`` may be 1440)."""
-        cal = self.calendar
-        if cal.always:
-            return ((0, 1440),)
-        iso = day.isoformat()
-        for rule in cal.workdays:
-            if rule.first <= iso <= rule.last:
-                return rule.ranges
-        if self.is_holiday(day):
-            return ()
-        return cal.weekly[day.weekday()]
+        return day_ranges(self.calendar, day)
 
     def is_holiday(self, day: dt.date) -> bool:
         """Is local date ``day`` inside a ``holiday`` (closed) rule?"""
-        iso = day.isoformat()
-        return any(rule.first <= iso <= rule.last for rule in self.calendar.closed)
+        return is_holiday(self.calendar, day)
 
     def is_workday(self, day: dt.date) -> bool:
         """Does local date ``day`` have any open time?"""

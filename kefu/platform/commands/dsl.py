@@ -7,6 +7,7 @@ store by the platform.) Imports of kefu.dsl are lazy so that ``kefu check`` star
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,9 @@ import click
 
 if TYPE_CHECKING:
     from kefu.dsl.compiler import Result
+    from kefu.runtime.ivr import Action, Collect, Event, LookupResult, Mode, Simulation
+
+MODES = ("voice", "text", "touch")
 
 
 def _compile(path: str) -> Result:
@@ -95,10 +99,11 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool) -> None:
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @click.option("-v", "--verbose", is_flag=True, help="Show the events of every test.")
 def test(path: str, verbose: bool) -> None:
-    """Run a tenant's flow tests (tests/*.kefu) offline on a virtual clock."""
+    """Run a tenant's flow tests (tests/*.kefu) offline on the IVR interpreter, on a virtual
+    clock."""
     from kefu.dsl.diagnostics import render_all
-    from kefu.dsl.flowtest import run_tests
     from kefu.dsl.loader import read_tests
+    from kefu.runtime.ivr.flowtests import run_tests
 
     result = _compile(path)
     if not result.ok:
@@ -124,18 +129,173 @@ def test(path: str, verbose: bool) -> None:
         sys.exit(1)
 
 
+_LABEL = 9  # width of the left column of a simulation transcript
+
+
+def _line(label: str, text: str = "") -> None:
+    click.echo(f"  {label:>{_LABEL}}  {text}".rstrip())
+
+
+def _caller_event(raw: str, mode: Mode) -> Event | None:
+    """What a line typed by the simulated caller means (None: silence, no input)."""
+    from kefu.runtime.ivr import CallerHungUp, Digits, Mode, Speech, Text, Touch
+
+    text = raw.strip()
+    if text in ("", "silence"):
+        return None
+    if text == "/hangup":
+        return CallerHungUp()
+    words = text.removeprefix("say:").strip()
+    if mode is Mode.TEXT:
+        return Text(words)
+    if mode is Mode.TOUCH:
+        return Touch(words)
+    if text.startswith("say:") or not all(c in "0123456789*#" for c in text):
+        return Speech(words)
+    return Digits(text)
+
+
+def _mocks(values: tuple[str, ...]) -> dict[str, LookupResult]:
+    import json
+
+    from kefu.runtime.ivr import LookupResult
+
+    out: dict[str, LookupResult] = {}
+    for value in values:
+        name, sep, answer = value.partition("=")
+        answer = answer.strip()
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{value!r}: use HTTP=error, HTTP=timeout or "
+                                     "HTTP='{\"field\": value}'", param_hint="--mock")
+        if answer in ("ok", "error", "timeout"):
+            out[name.strip()] = LookupResult(answer)
+            continue
+        try:
+            record = json.loads(answer)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise click.BadParameter(f"{value!r}: the answer is error, timeout or a JSON "
+                                     "object of fields", param_hint="--mock")
+        out[name.strip()] = LookupResult("ok", record)
+    return out
+
+
+class _Transcript:
+    """Prints a simulation's new actions as a caller-eye transcript."""
+
+    def __init__(self, sim: Simulation, verbose: bool) -> None:
+        self.sim = sim
+        self.verbose = verbose
+        self.shown = 0
+        self.clock = sim.now
+
+    def show(self) -> None:
+        log = self.sim.log
+        for when, action in log[self.shown:]:
+            if when != self.clock:
+                _line("clock", f"{when:%H:%M:%S} (+{_seconds(when - self.clock)})")
+                self.clock = when
+            self.action(action)
+        self.shown = len(log)
+
+    def action(self, x: Action) -> None:  # noqa: PLR0912 - one branch per action
+        from kefu.runtime.ivr import actions as a
+
+        if isinstance(x, a.Step):
+            if self.verbose:
+                _line("step", f"{x.flow}.{x.node}")
+        elif isinstance(x, a.Say):
+            _line("say", x.text)
+        elif isinstance(x, a.Play):
+            _line("play", x.audio)
+        elif isinstance(x, a.Collect):
+            self.collect(x)
+        elif isinstance(x, a.Lookup):
+            mocked = self.sim.host.lookups.get(x.http)
+            answer = mocked.status if mocked is not None else "error (no --mock)"
+            _line("lookup", f"{x.http}: {x.method} {x.url} -> {answer}")
+        elif isinstance(x, a.Enqueue):
+            hints = [f"priority {x.priority}"] if x.priority is not None else []
+            hints += [f"team {x.team}"] if x.team else []
+            _line("queue", x.queue + (f" ({', '.join(hints)})" if hints else ""))
+        elif isinstance(x, a.Transfer):
+            _line("transfer", x.number)
+        elif isinstance(x, a.Record):
+            _line("voicemail", f"{x.box} (recording after the tone)")
+        elif isinstance(x, a.CreateTicket):
+            fields = ", ".join(f"{k}={v}" for k, v in x.fields.items())
+            _line("ticket", x.workflow + (f" ({fields})" if fields else ""))
+        elif isinstance(x, a.SendMessage):
+            _line("send", f"{x.channel} to {x.to or '?'}: {x.text}")
+        elif isinstance(x, a.ScheduleCallback):
+            _line("callback", f"{x.queue} calls back {x.number}")
+        elif isinstance(x, a.ReturnToAgent):
+            _line("return", x.target)
+        elif isinstance(x, a.Hangup):
+            _line("hangup")
+        elif isinstance(x, a.Ended):
+            _line("outcome", x.outcome + (f" ({x.detail})" if x.detail else ""))
+
+    def collect(self, x: Collect) -> None:
+        from kefu.runtime.ivr import Mode
+
+        if x.choices:
+            for i, line in enumerate(x.text_menu().splitlines()):
+                _line("menu" if i == 0 else "", line)
+        ways = []
+        digits = None
+        if x.dtmf is not None:
+            lo, hi = x.dtmf
+            digits = (f"{lo} digit{'s' if hi > 1 else ''}" if lo == hi
+                      else f"{lo}-{hi} digits")
+        if x.mode is Mode.VOICE:
+            ways += [f"keys ({digits})"] if digits else []
+            ways += ["words"] if x.speech else []
+        elif x.mode is Mode.TEXT:
+            ways.append(f"a reply ({digits})" if digits and not x.choices else "a reply")
+        else:
+            ways.append("a button" if x.choices else "a typed value")
+        _line("answer", f"{' or '.join(ways)}; no input after {x.timeout}s")
+
+
+def _seconds(delta: dt.timedelta) -> str:
+    total = int(delta.total_seconds())
+    minutes, seconds = divmod(total, 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
 @click.command("simulate")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--flow", "flow_id", help="Flow to run (default: the first voice channel's).")
 @click.option("--at", "at", default="2025-03-03T10:00", show_default=True,
               help="Virtual clock start (local time of the tenant).")
+@click.option("--mode", type=click.Choice(MODES), default="voice",
+              show_default=True,
+              help="voice: keys and speech; text: chat messages; touch: kiosk buttons.")
+@click.option("--caller", default="10000000000", show_default=True,
+              help="The caller's number (caller.number).")
+@click.option("--agents", type=click.Choice(["ready", "busy", "none"]), default="ready",
+              show_default=True,
+              help="Queues: an agent answers, the queue times out, or nobody is logged in.")
+@click.option("--mock", "mocks", multiple=True, metavar="HTTP=ANSWER",
+              help="Answer a lookup offline: HTTP=error, HTTP=timeout or "
+                   "HTTP='{\"field\": value}'. Lookups without one fail.")
 @click.option("--input", "inputs", multiple=True,
-              help="Scripted inputs: a digit string, 'say:<words>' or 'silence'.")
-def simulate(path: str, flow_id: str | None, at: str, inputs: tuple[str, ...]) -> None:
-    """Walk through a flow as a caller would, printing what the caller hears."""
-    import datetime as dt
+              help="Scripted inputs, used before standard input: keys, 'say:<words>' or "
+                   "'silence'.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show every step entered.")
+def simulate(path: str, flow_id: str | None, at: str, mode: str, caller: str,  # noqa: PLR0917
+             agents: str, mocks: tuple[str, ...], inputs: tuple[str, ...],
+             verbose: bool) -> None:
+    """Walk through a flow as a caller would, on the IVR interpreter and a virtual clock.
 
-    from kefu.dsl.flowtest import Session, _Fail
+    Prints what the caller hears and the menu choices, then reads the caller's answers: one
+    line each from --input, then from standard input (keys such as 1 or 12345678, or words;
+    an empty line is silence, so the clock runs to the no-input timeout; /hangup or the end
+    of input hangs up). Ends with the flow's outcome.
+    """
+    from kefu.runtime.ivr import Host, Mode, Simulation
 
     result = _compile(path)
     if result.ir is None:
@@ -147,31 +307,48 @@ def simulate(path: str, flow_id: str | None, at: str, inputs: tuple[str, ...]) -
                        config.flows[0].id if config.flows else None)
     if flow_id is None or flow_id not in {f.id for f in config.flows}:
         raise click.ClickException(f"no flow {flow_id!r}")
-    session = Session(config, config.flow(flow_id), dt.datetime.fromisoformat(at),
-                      config.tenant.locales[0] if config.tenant.locales else "")
-    session.vars["caller"] = {"number": "10000000000", "vip": False}
-    session.strict_mocks = False  # offline: unmocked lookups take their `error` outcome
-    shown = 0
     try:
-        session.start()
-        for raw in [*inputs, None]:
-            for ev in session.events[shown:]:
-                if ev.kind != "step":
-                    click.echo(f"  {ev.kind:>9}  {ev.value}")
-            shown = len(session.events)
-            if raw is None or session.ended:
-                break
-            click.echo(f"  {'caller':>9}  {raw}")
-            if raw == "silence":
-                session.feed("noinput")
-            elif raw.startswith("say:"):
-                session.feed("speech", raw[4:])
-            else:
-                session.feed("dtmf", raw)
-    except _Fail as fail:
-        raise click.ClickException(fail.message) from None
-    if session.waiting is not None:
-        click.echo(f"  (waiting for input at {session.waiting.id})")
+        start = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(f"{at!r} is not a date and time such as 2025-03-03T10:00",
+                                 param_hint="--at") from None
+    host = Host(lookups=_mocks(mocks), agents=agents)
+    sim = Simulation(config, flow_id, start, mode=Mode(mode), host=host, trace=True)
+    _line("flow", f"{flow_id} ({mode}), virtual clock {start:%a %Y-%m-%d %H:%M}")
+    transcript = _Transcript(sim, verbose)
+    sim.start(variables={"caller": {"number": caller}})
+    transcript.show()
+    _converse(sim, transcript, list(inputs))
+    if not sim.ended:
+        _line("", "(the flow waits for something the simulator cannot answer)")
+
+
+def _converse(sim: Simulation, transcript: _Transcript, scripted: list[str]) -> None:
+    """Feed the caller's lines (``scripted`` first, then standard input) until the end."""
+    from kefu.runtime.ivr import CallerHungUp
+
+    stdin = sys.stdin
+    typing = stdin.isatty()
+    if typing:
+        click.echo("  (type keys or words; an empty line is silence; /hangup or Ctrl-D "
+                   "hangs up)")
+    while not sim.ended and sim.collecting is not None:
+        echo = bool(scripted) or not typing
+        if scripted:
+            raw: str | None = scripted.pop(0)
+        else:
+            if typing:
+                click.echo(f"  {'caller':>{_LABEL}}> ", nl=False)
+            line = stdin.readline()
+            raw = line.rstrip("\r\n") if line else None
+        if echo:
+            _line("caller", "(hangs up)" if raw is None else raw.strip() or "(silence)")
+        event = CallerHungUp() if raw is None else _caller_event(raw, sim.mode)
+        if event is None:
+            sim.silence()
+        else:
+            sim.input(event)
+        transcript.show()
 
 
 @click.command("plan")

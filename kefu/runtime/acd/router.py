@@ -101,10 +101,9 @@ def calendar_open(queue: QueueConfig, now: float) -> bool:
     cal = queue.calendar
     if cal is None or cal.always:
         return True
-    from kefu.dsl.flowtest import calendar_open as _open
+    from kefu.runtime.calendar import open_at
 
-    local = dt.datetime.fromtimestamp(now, tz=ZoneInfo(cal.timezone))
-    return _open(cal, local)
+    return open_at(cal, dt.datetime.fromtimestamp(now, tz=ZoneInfo(cal.timezone)))
 
 
 class Router:
@@ -460,14 +459,20 @@ class Router:
         then route. Returns the actions."""
         acts: list[Action] = []
         for rec in self.state.agents():
-            if rec.state == S.OFFERED and rec.offered is not None:
-                c = self.state.get_contact(rec.offered)
-                timeout = self.queue(c.queue).ring_timeout if c else 0.0
-                if now >= rec.offered_at + timeout:
-                    acts += self._return_offer(rec.offered, now, T.RONA)
-            elif rec.state == S.WRAP_UP and now >= rec.until:
-                rec.idle_since = now
-                acts.append(self._change(rec, T.WRAP_DONE, S.READY, now))
+            try:
+                if rec.state == S.OFFERED and rec.offered is not None:
+                    c = self.state.get_contact(rec.offered)
+                    q = self.config.queues.get(c.queue) if c else None
+                    timeout = q.ring_timeout if q else 0.0
+                    if now >= rec.offered_at + timeout:
+                        acts += self._return_offer(rec.offered, now, T.RONA)
+                elif rec.state == S.WRAP_UP and now >= rec.until:
+                    rec.idle_since = now
+                    acts.append(self._change(rec, T.WRAP_DONE, S.READY, now))
+            except (KeyError, Conflict):
+                # Another process answered, ended or timed out this agent meanwhile; what it
+                # did is its to report, and the next tick sees the new state.
+                continue
         for qid in self.state.queue_ids():
             for c in self.state.waiting(qid):
                 acts += self._escalate(c, now)

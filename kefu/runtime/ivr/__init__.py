@@ -1,7 +1,9 @@
 """The IVR / flow interpreter: runs compiled flows as sans-I/O state machines.
 
 ``Interpreter(config, flow_id, mode=...)``; ``start(now)`` and ``feed(event, now)`` return
-actions for the host. ``run_script`` drives a flow with scripted inputs. See ``docs/ivr.md``.
+actions for the host. ``Simulation`` and ``run_script`` drive a flow on a virtual clock with
+canned host answers; ``flowtests.run_tests`` runs a tenant's flow tests (``kefu test``) on
+them. See ``docs/ivr.md``.
 """
 
 from kefu.runtime.ivr.actions import (
@@ -21,10 +23,11 @@ from kefu.runtime.ivr.actions import (
     ScheduleCallback,
     SendMessage,
     StartTimer,
+    Step,
     StopPrompts,
     Transfer,
 )
-from kefu.runtime.ivr.driver import Host, Transcript, run_script
+from kefu.runtime.ivr.driver import Host, Simulation, Transcript, run_script
 from kefu.runtime.ivr.events import (
     AgentAnswered,
     CallerHungUp,
@@ -57,7 +60,7 @@ __all__ = [
     "Ended", "Enqueue", "Event", "Hangup", "Host", "Interpreter", "InvalidEvent", "IvrError",
     "Lookup", "LookupResult", "Mode", "NoAgents", "NoInput", "Play", "PromptFinished",
     "QueueTimeout", "Record", "RecordingDone", "ReturnToAgent", "Say", "ScheduleCallback",
-    "SendMessage", "Speech", "StartTimer", "State", "StopPrompts", "Text", "TicketCreated",
-    "Timer", "Touch", "Transcript", "Transfer", "TransferFailed", "Transferred", "host_allowed",
-    "run_script",
+    "SendMessage", "Simulation", "Speech", "StartTimer", "State", "Step", "StopPrompts", "Text",
+    "TicketCreated", "Timer", "Touch", "Transcript", "Transfer", "TransferFailed",
+    "Transferred", "host_allowed", "run_script",
 ]

@@ -181,6 +181,16 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class Step:
+    """Trace only (``Interpreter(trace=True)``): the session entered node ``node`` of flow
+    ``flow``. Flow tests and ``kefu simulate`` use it for ``expect step`` and coverage; a
+    channel host never asks for it and would simply ignore it."""
+
+    flow: str
+    node: str
+
+
+@dataclass(frozen=True)
 class Ended:
     """The session is over. ``outcome`` is one of completed, answered, transferred,
     voicemail, returned, abandoned, error, retries_exhausted, timeout; ``node`` is the node
@@ -192,4 +202,4 @@ class Ended:
 
 
 Action = (Say | Play | StopPrompts | Collect | StartTimer | Lookup | Enqueue | Transfer | Record
-          | ScheduleCallback | CreateTicket | SendMessage | ReturnToAgent | Hangup | Ended)
+          | ScheduleCallback | CreateTicket | SendMessage | ReturnToAgent | Hangup | Step | Ended)

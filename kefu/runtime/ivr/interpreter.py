@@ -18,9 +18,10 @@ from typing import Any
 
 from kefu.dsl import ir
 from kefu.runtime.expressions import evaluate, fill, fmt, truthy
+from kefu.runtime.forms import find_field, validate_field
 from kefu.runtime.ivr import actions as a
 from kefu.runtime.ivr import events as e
-from kefu.runtime.ivr.expr import Scope, find_field, validate_field
+from kefu.runtime.ivr.expr import Scope
 
 log = logging.getLogger(__name__)
 _TRAILING_PUNCT = re.compile(r"[.!?。!?]+$")
@@ -124,6 +125,8 @@ class Interpreter:
         max_retries: no-input/no-match occurrences after which, unless a ``goto`` handler
             takes over, retries are exhausted and the flow's ``error`` handler runs.
         min_confidence: speech results below it count as no-match.
+        trace: also emit a :class:`~kefu.runtime.ivr.actions.Step` action for every node
+            entered (for flow tests, ``kefu simulate`` and coverage).
 
     Raises:
         IvrError: the flow does not exist.
@@ -132,7 +135,7 @@ class Interpreter:
     def __init__(self, config: ir.Config, flow_id: str, *, mode: a.Mode = a.Mode.VOICE,
                  locale: str | None = None, barge_in: bool = True,
                  max_retries: int = DEFAULT_MAX_RETRIES,
-                 min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
+                 min_confidence: float = DEFAULT_MIN_CONFIDENCE, trace: bool = False) -> None:
         try:
             self.flow = config.flow(flow_id)
         except KeyError:
@@ -143,6 +146,7 @@ class Interpreter:
         self.barge_in = barge_in
         self.max_retries = max_retries
         self.min_confidence = min_confidence
+        self.trace = trace
         self.state = State.IDLE
         self.history: list[tuple[dt.datetime, str, str]] = []
         self.outcome: str | None = None
@@ -157,6 +161,7 @@ class Interpreter:
         self._playing_bargeable = True
         self._seq = 0
         self._timers: dict[str, str] = {}  # purpose -> live timer name
+        self._due: dict[str, dt.datetime] = {}  # live timer name -> when it is due
         self._pending: _Pending | None = None
 
     # ------------------------------------------------------------------ public
@@ -171,6 +176,12 @@ class Interpreter:
         if not self._stack or self.state is State.ENDED:
             return None
         return self._stack[-1].node
+
+    @property
+    def timers(self) -> dict[str, dt.datetime]:
+        """The live timers (name -> due): those a host still has to fire. A timer that was
+        replaced or cancelled is not here (fed anyway, it would be ignored)."""
+        return {name: self._due[name] for name in self._timers.values() if name in self._due}
 
     def start(self, now: dt.datetime, *, node: str | None = None,
               variables: dict[str, Any] | None = None,
@@ -273,7 +284,8 @@ class Interpreter:
             "waiting": self._waiting.id if self._waiting is not None else None,
             "counters": dict(self._counters), "playing": self._playing,
             "playing_bargeable": self._playing_bargeable, "seq": self._seq,
-            "timers": dict(self._timers),
+            "timers": dict(self._timers), "trace": self.trace,
+            "due": {name: due.isoformat() for name, due in self._due.items()},
             "pending": None if pending is None else [pending.node.id, pending.request_id,
                                                      pending.attempt],
         }
@@ -294,7 +306,7 @@ class Interpreter:
         """
         session = cls(config, data["flow"], mode=a.Mode(data["mode"]), locale=data["locale"],
                    barge_in=data["barge_in"], max_retries=data["max_retries"],
-                   min_confidence=data["min_confidence"])
+                   min_confidence=data["min_confidence"], trace=data.get("trace", False))
         try:
             for flow_id, node in data["stack"]:
                 flow = config.flow(flow_id)
@@ -316,6 +328,8 @@ class Interpreter:
         session._playing_bargeable = data["playing_bargeable"]
         session._seq = data["seq"]
         session._timers = dict(data["timers"])
+        session._due = {name: dt.datetime.fromisoformat(due)
+                        for name, due in data.get("due", {}).items()}
         return session
 
     # ------------------------------------------------------------------ helpers
@@ -343,11 +357,18 @@ class Interpreter:
     def _timer(self, purpose: str, seconds: float) -> None:
         self._seq += 1
         name = f"{purpose}:{self._seq}"
+        old = self._timers.get(purpose)
+        if old is not None:
+            self._due.pop(old, None)
+        due = self._now + dt.timedelta(seconds=seconds)
         self._timers[purpose] = name
-        self._out.append(a.StartTimer(name, self._now + dt.timedelta(seconds=seconds)))
+        self._due[name] = due
+        self._out.append(a.StartTimer(name, due))
 
     def _cancel(self, purpose: str) -> None:
-        self._timers.pop(purpose, None)
+        name = self._timers.pop(purpose, None)
+        if name is not None:
+            self._due.pop(name, None)
 
     def _locale_text(self, text: ir.Text) -> tuple[str, str]:
         locale = str(self._scope.vars.get("locale") or self.locale)
@@ -394,6 +415,7 @@ class Interpreter:
         self._waiting = None
         self._pending = None
         self._timers.clear()
+        self._due.clear()
         self._transition(State.ENDED, outcome)
 
     def _error_target(self) -> str | None:
@@ -416,6 +438,8 @@ class Interpreter:
             if self.state is not State.RUNNING:
                 return
             node = self._frame.nodes[self._frame.node]
+            if self.trace:
+                self._out.append(a.Step(self._frame.flow.id, node.id))
             self._exec(node)
         self._note(f"{MAX_STEPS} steps without waiting for anything")
         self._end("error", detail="loop")
@@ -597,6 +621,7 @@ class Interpreter:
             self._note(f"stale timer {name}")
             return
         del self._timers[purpose]
+        self._due.pop(name, None)
         if purpose == "noinput" and self.state is State.COLLECTING:
             self._caller_input(e.NoInput())
         elif purpose == "lookup" and self.state is State.FETCHING:
@@ -678,11 +703,13 @@ class Interpreter:
             self._note(f"speech confidence {event.confidence} too low")
             self._event(node, "nomatch")
         elif node.kind == "menu":
-            target = self._match_option(node, event)
-            if target is None:
+            chosen = self._match_option(node, event)
+            if chosen is None:
                 self._event(node, "nomatch")
-            else:
-                self._leave(node, target)
+            else:  # the answer is the option's key (its number when it has only words)
+                index = node.options.index(chosen) + 1
+                self._scope.assign(node.id, chosen.keys[0] if chosen.keys else str(index))
+                self._leave(node, chosen.target)
         elif node.kind == "callback":
             self._confirm(node, event)
         else:
@@ -737,21 +764,21 @@ class Interpreter:
         self._scope.assign(node.id, value)
         self._leave(node, node.next)
 
-    def _match_option(self, node: ir.Node, event: e.Event) -> str | None:
+    def _match_option(self, node: ir.Node, event: e.Event) -> ir.Option | None:
         value = _value(event).strip()
         norm = _TRAILING_PUNCT.sub("", value.lower())
         if isinstance(event, e.Digits):
-            return next((o.target for o in node.options if value in o.keys), None)
+            return next((o for o in node.options if value in o.keys), None)
         if not isinstance(event, e.Speech):
             for i, opt in enumerate(node.options, 1):
                 if norm in opt.keys or (not opt.keys and norm == str(i)):
-                    return opt.target
+                    return opt
         for opt in node.options:
             if any(p.lower() == norm for p in opt.phrases):
-                return opt.target
+                return opt
         for opt in node.options:  # a phrase inside a longer utterance
             if norm and any(p.lower() in norm for p in opt.phrases):
-                return opt.target
+                return opt
         return None
 
     def _event(self, node: ir.Node, event: str, hint: ir.Text | None = None) -> None:

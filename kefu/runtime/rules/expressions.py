@@ -1,7 +1,7 @@
 """Evaluate IR expressions and fill ``{a.b}`` templates over plain data.
 
-The same semantics as the reference :func:`kefu.dsl.flowtest.evaluate` (which works on a
-flow-test session): numbers and numeric strings compare as numbers, ``and``/``or`` give
+The same semantics as :func:`kefu.runtime.expressions.evaluate`, which flows use: numbers
+and numeric strings compare as numbers, ``and``/``or`` give
 booleans, a missing variable is ``None``, comparisons between incomparable values are
 false. ``open(cal)`` and ``holiday(cal)`` are answered by :mod:`kefu.runtime.calendar` at
 the evaluation instant ``now``.

@@ -1,11 +1,11 @@
-"""Every example tenant checks with no diagnostics, compiles and passes its flow tests."""
+"""Every example tenant checks with no diagnostics and compiles. (Their flow tests run on the
+IVR interpreter: ``tests/unit/runtime/ivr/test_tenants.py``.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kefu.dsl.flowtest import run_tests
-from kefu.dsl.loader import compile_path, read_sources, read_tests
+from kefu.dsl.loader import compile_path, read_sources
 
 TENANTS_DIR = Path(__file__).parents[3] / "tenants"
 TENANT_DIRS = sorted(p for p in TENANTS_DIR.iterdir() if (p / "tenant.kefu").exists())
@@ -21,18 +21,6 @@ def test_tenant_checks_clean_and_compiles(tenant_dir: Path) -> None:
     assert result.ir is not None
     sources, _entry = read_sources(tenant_dir)
     assert sorted(result.files) == sorted(sources), "every file is included from tenant.kefu"
-
-
-def test_tenant_flow_tests_pass_and_cover_every_node(tenant_dir: Path) -> None:
-    result = compile_path(tenant_dir)
-    tests = read_tests(tenant_dir)
-    assert len(tests) >= 1
-    report = run_tests(result, tests)
-    assert report.diagnostics == []
-    failed = [f.render(tests) for o in report.outcomes for f in o.failures]
-    assert not failed, "\n".join(failed)
-    assert len(report.outcomes) >= 10
-    assert report.unexercised == {}
 
 
 def test_demo_is_english_and_the_others_chinese() -> None:

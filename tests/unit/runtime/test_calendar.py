@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kefu.dsl import ir
-from kefu.dsl.flowtest import calendar_open
 from kefu.dsl.loader import compile_path
 from kefu.runtime.calendar import (
     BusinessCalendar,
     CalendarError,
     NoWorkingTime,
+    holiday_at,
+    open_at,
     resolve,
 )
 
@@ -88,12 +89,32 @@ def test_adjusted_workday_uses_its_own_hours() -> None:
     assert cal.is_open(sh(2025, 9, 27, 18, 0))
 
 
-def test_agrees_with_reference_calendar_open() -> None:
+def test_wall_clock_open_at_agrees_with_instant_arithmetic() -> None:
     cal = hall()
     start = sh(2025, 9, 26, 0, 0)
     for step in range(0, 14 * 24 * 4):
         at = start + dt.timedelta(minutes=15 * step)
-        assert cal.is_open(at) == calendar_open(cal.calendar, at), at
+        assert cal.is_open(at) == open_at(cal.calendar, at), at
+        assert open_at(cal.calendar, at) == open_at(cal.calendar, at.replace(tzinfo=None)), at
+
+
+def test_open_at_reads_a_naive_time_as_local_and_converts_an_aware_one() -> None:
+    cal = hall().calendar  # Asia/Shanghai, Mon-Fri 08:00-18:00
+    monday_11 = dt.datetime(2025, 3, 3, 11, 0)  # noqa: DTZ001 - local wall-clock time
+    assert open_at(cal, monday_11)
+    assert not open_at(cal, monday_11.replace(tzinfo=dt.UTC))  # 11:00 UTC is 19:00 there
+    assert open_at(cal, monday_11.replace(tzinfo=dt.UTC), timezone="UTC")
+    assert not open_at(cal, monday_11.replace(hour=18))  # closing time is exclusive
+
+
+def test_rules_workday_beats_holiday_beats_weekly() -> None:
+    gas_cal = gas().calendar
+    national_day = dt.datetime(2025, 10, 2, 10, 0)  # noqa: DTZ001 - local wall-clock time
+    assert holiday_at(gas_cal, national_day)
+    assert not open_at(gas_cal, national_day)
+    tiaoxiu = dt.datetime(2025, 9, 28, 16, 59)  # noqa: DTZ001 - a Sunday made a workday
+    assert open_at(gas_cal, tiaoxiu)
+    assert not open_at(gas_cal, tiaoxiu.replace(hour=17, minute=30))
 
 
 def test_weekend_and_holiday_seconds_are_not_counted() -> None:
