@@ -19,6 +19,8 @@ from kefu.platform.api.context import audit_change
 from kefu.platform.api.errors import ApiError, Conflict, InvalidField, NotFound
 from kefu.platform.api.framework import api
 from kefu.platform.api.schemas import Body, Out, Query, not_null
+from kefu.platform.automation.effects import StepEffects
+from kefu.platform.identity.members import MemberService
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.tickets.models import Priority
 from kefu.platform.tickets.services import TicketService
@@ -104,6 +106,9 @@ class TicketOut(Out):
     resolve_due_at: datetime | None
     first_response_at: datetime | None
     closed_at: datetime | None
+    next_wakeup_at: datetime | None = Field(
+        description="when the workflow's next timer is due (SLA warning, breach, escalation, "
+                    "automatic transition, follow-up); the automation sweep acts on it")
     data: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -124,20 +129,28 @@ class TicketQuery(Query):
 
 
 def _service(request: Request) -> TicketService:
-    """The ticket service, with the workflow engine of the tenant's deployed config."""
+    """The ticket service, with the workflow engine of the tenant's deployed config; what a
+    step asks for beyond the row (notifications, follow-up tasks, events for the rules) is
+    carried out in the request's transaction, rules jobs queued after it commits."""
     loaded = request.platform.configs.deployed(request.identity.tenant_id)
     engine: WorkflowEngine | None = None
     if loaded is not None:
         engine = engine_for(loaded.version_id, loaded.config)
-    return TicketService(request.db, engine)
+    effects = StepEffects(request.db, jobs=request.platform.jobs, bus=request.platform.bus)
+    return TicketService(request.db, engine, effects=effects)
 
 
 def _roles(request: Request) -> frozenset[str]:
-    return frozenset(str(role) for role in request.identity.roles)
+    """What the workflow checks transitions against: the caller's platform roles and the
+    roles of the tenant's config they hold (值班长...)."""
+    duty = MemberService(request.db).duty_roles(request.identity.user_id)
+    return frozenset(str(role) for role in request.identity.roles) | frozenset(duty)
 
 
-def _load(request: Request, ticket_id: uuid.UUID, *, with_history: bool = False) -> Any:
-    ticket = TicketService(request.db).get(ticket_id, with_history=with_history)
+def _load(request: Request, ticket_id: uuid.UUID, *, with_history: bool = False,
+          for_update: bool = False) -> Any:
+    ticket = TicketService(request.db).get(ticket_id, with_history=with_history,
+                                           for_update=for_update)
     if ticket is None:
         raise NotFound("ticket")
     return ticket
@@ -192,7 +205,8 @@ def get_ticket(request: Request, ticket_id: uuid.UUID) -> TicketDetailOut:
              "allow (403 names the roles, 409 the possible moves).",
      body=TicketUpdate, response=TicketOut)
 def update_ticket(request: Request, ticket_id: uuid.UUID, body: TicketUpdate) -> TicketOut:
-    ticket = _load(request, ticket_id)
+    # Locked (PostgreSQL) so the timer sweep does not act on the ticket while it changes.
+    ticket = _load(request, ticket_id, for_update=True)
     fields = body.model_dump(exclude_unset=True)
     _check_references(request, fields)
     try:

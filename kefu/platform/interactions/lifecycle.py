@@ -61,6 +61,11 @@ class InteractionLifecycle:
             to_state=transition.to_state, outcome=transition.outcome, data=transition.data,
             at=transition.at))
         self.db.flush()
+        if trigger == Trigger.END:
+            # The tenant's rules run on the end (call.ended...) from a job, reliably.
+            from kefu.platform.automation.hooks import interaction_ended
+
+            interaction_ended(self.db, interaction, transition)
         self._publish(interaction, transition)
         return transition
 

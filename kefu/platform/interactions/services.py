@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,9 @@ from kefu.platform.interactions.models import (
     Message,
     MessageStatus,
 )
+
+if TYPE_CHECKING:
+    from kefu.platform.jobs import JobQueue
 
 
 class DuplicateInteraction(ValueError):
@@ -128,9 +131,13 @@ class InteractionService:
         return self.db.scalar(sa.select(Message).where(
             Message.channel == channel, Message.external_id == external_id))
 
-    def add_message(self, interaction: Interaction,
-                    fields: dict[str, Any]) -> tuple[Message, bool]:
+    def add_message(self, interaction: Interaction, fields: dict[str, Any], *,
+                    jobs: JobQueue | None = None) -> tuple[Message, bool]:
         """Store a message of the interaction's channel. Returns ``(message, created)``.
+
+        A new inbound message raises its event for the tenant's rules (``sms.received``...,
+        see ``kefu.platform.automation``) in the same transaction; with ``jobs`` the rules
+        job is queued when it commits, else the automation sweep queues it.
 
         Idempotent on ``external_id``: a redelivery (same channel and external id, same
         interaction) returns the stored message and writes nothing; the same external id on
@@ -156,6 +163,9 @@ class InteractionService:
             # insert. No savepoint (pysqlite's SAVEPOINT handling would commit early), so the
             # transaction is spent: the caller answers 409 and a retry replays the message.
             raise DuplicateMessage(None) from None
+        from kefu.platform.automation.hooks import message_received
+
+        message_received(self.db, interaction, message, jobs=jobs)
         return message, True
 
     @staticmethod

@@ -28,6 +28,8 @@ class Ticket(TimestampMixin, TenantScoped, Base):
         sa.Index("ix_tickets_tenant_state", "tenant_id", "state"),
         sa.Index("ix_tickets_tenant_due", "tenant_id", "resolve_due_at"),
         sa.Index("ix_tickets_tenant_customer", "tenant_id", "customer_id"),
+        # The timer sweep looks across tenants for tickets whose next timer has passed.
+        sa.Index("ix_tickets_next_wakeup", "next_wakeup_at"),
     )
 
     id: Mapped[uuid_pk]
@@ -53,6 +55,9 @@ class Ticket(TimestampMixin, TenantScoped, Base):
     resolve_due_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When the workflow engine must next look at the ticket (an SLA warning, breach or
+    # escalation, an automatic transition, a follow-up falling due); None: nothing pending.
+    next_wakeup_at: Mapped[datetime | None]
     # Form fields captured with the ticket (address, meter number, fault description...).
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from kefu.platform.agents.models import Agent
+from kefu.platform.automation.effects import StepEffects
 from kefu.platform.customers.models import Customer
 from kefu.platform.db import paginate, utcnow
 from kefu.platform.interactions.models import Interaction
@@ -48,9 +49,10 @@ class TicketService:
     type names a workflow are opened and moved by the workflow engine; without it (nothing
     deployed), types and states are free-form names."""
 
-    def __init__(self, db: Session, engine: WorkflowEngine | None = None) -> None:
+    def __init__(self, db: Session, engine: WorkflowEngine | None = None, *,
+                 effects: StepEffects | None = None) -> None:
         self.db = db
-        self.workflows = None if engine is None else TicketWorkflow(db, engine)
+        self.workflows = None if engine is None else TicketWorkflow(db, engine, effects=effects)
 
     def search(
         self, *, state: str | None = None, type: str | None = None,
@@ -73,10 +75,15 @@ class TicketService:
             query = query.where(condition if overdue else sa.not_(condition))
         return paginate(self.db, query, limit, offset)
 
-    def get(self, ticket_id: uuid.UUID, *, with_history: bool = False) -> Ticket | None:
+    def get(self, ticket_id: uuid.UUID, *, with_history: bool = False,
+            for_update: bool = False) -> Ticket | None:
+        """The ticket; ``for_update`` locks its row until the transaction ends (PostgreSQL;
+        SQLite serializes writers anyway), so the timer sweep skips it meanwhile."""
         query = sa.select(Ticket).where(Ticket.id == ticket_id)
         if with_history:
             query = query.options(selectinload(Ticket.history))
+        if for_update:
+            query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
         return self.db.scalar(query)
 
     def history(self, ticket_id: uuid.UUID, limit: int = 50,

@@ -10,9 +10,12 @@ clock (``{"sla.<id>": [null, {...}]}``), ``sla_stopped`` rows its stop time, and
 the row and its history on every change.
 
 What maps onto the ticket is persisted (state, priority, department, agent, due times,
-``closed_at``); the rest of a step's actions (notifications, follow-up scheduling, the
-events for the rules engine) is recorded in the ``changes`` of the step's history rows, to be
-carried out by jobs later.
+``closed_at``, and ``next_wakeup_at``, when the engine must next look at the ticket); the
+rest of a step's actions (notifications, follow-up tasks, the events for the rules engine) is
+recorded in the ``changes`` of the step's first history row and carried out in the same
+transaction by :class:`kefu.platform.automation.effects.StepEffects`. SLA marks already acted
+on (``sla_fired.<sla>``) and follow-ups already due (``followup_due.<id>``) are kept in the
+history too, so a timer never fires twice.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kefu.dsl import ir
+from kefu.platform.automation.effects import StepEffects
 from kefu.platform.tenancy.sequences import next_in_tenant
 from kefu.platform.tickets.models import Priority, Ticket, TicketEvent
 from kefu.runtime.workflow import (
@@ -91,9 +95,13 @@ def _actor_id(value: str | None) -> uuid.UUID | None:
 class TicketWorkflow:
     """Opens and moves the tickets of one tenant through its deployed workflows."""
 
-    def __init__(self, db: Session, engine: WorkflowEngine) -> None:
+    def __init__(self, db: Session, engine: WorkflowEngine, *,
+                 effects: StepEffects | None = None) -> None:
         self.db = db
         self.engine = engine
+        # Without a job queue or bus the effects still happen (rows are written); the sweep
+        # then queues the rules jobs, and nothing is announced live.
+        self.effects = effects if effects is not None else StepEffects(db)
 
     # ------------------------------------------------------------------ queries
     def names(self) -> list[str]:
@@ -149,6 +157,32 @@ class TicketWorkflow:
         self.db.flush()
         return step
 
+    def tick(self, ticket: Ticket, now: dt.datetime) -> Step:
+        """Act on every timer of ``ticket`` that has passed by ``now`` (SLA warnings,
+        breaches, escalations, automatic transitions, follow-ups falling due), each once."""
+        step = self.engine.tick(self.to_engine(ticket), now)
+        self._apply(ticket, step)
+        self.db.flush()
+        return step
+
+    def update(self, ticket: Ticket, fields: dict[str, Any], actor_user_id: uuid.UUID | None,
+               roles: frozenset[str], now: dt.datetime) -> Step:
+        """Change form fields through the engine (history, ``ticket.changed``)."""
+        step = self.engine.update(self.to_engine(ticket), fields,
+                                  self._actor(actor_user_id, roles), now)
+        self._apply(ticket, step)
+        self.db.flush()
+        return step
+
+    def assign(self, ticket: Ticket, department: str, actor_user_id: uuid.UUID | None,
+               roles: frozenset[str], now: dt.datetime, *, reason: str = "manual") -> Step:
+        """Route ``ticket`` to a department or team through the engine (with history)."""
+        step = self.engine.assign(self.to_engine(ticket), self._actor(actor_user_id, roles),
+                                  now, department=department, reason=reason)
+        self._apply(ticket, step)
+        self.db.flush()
+        return step
+
     # ------------------------------------------------------------------ mapping
     def to_engine(self, ticket: Ticket) -> EngineTicket:
         """The engine's view of ``ticket``, its clocks and follow-ups rebuilt from history."""
@@ -157,6 +191,8 @@ class TicketWorkflow:
             .order_by(TicketEvent.created_at, TicketEvent.id)).all()
         clocks: dict[str, SlaClock] = {}
         tasks: dict[str, FollowupTask] = {}
+        fired: dict[str, set[str]] = {}
+        due: set[str] = set()
         state_since = ticket.created_at
         for event in events:
             if event.action == "transition":
@@ -177,6 +213,15 @@ class TicketWorkflow:
                                                new.get("form"), new.get("target"))
                 elif kind == "followup_done" and name in tasks:
                     tasks[name] = _replace(tasks[name], done=True)
+                elif kind == "sla_fired" and isinstance(new, list):
+                    fired.setdefault(name, set()).update(str(mark) for mark in new)
+                elif kind == "followup_due" and new is True:
+                    due.add(name)
+        for name, marks in fired.items():
+            if name in clocks:
+                clocks[name] = _replace(clocks[name], fired=frozenset(marks))
+        for name in due & set(tasks):
+            tasks[name] = _replace(tasks[name], due_fired=True)
         agent = ticket.assignee_agent_id
         return EngineTicket(
             str(ticket.id), ticket.type, ticket.state, dict(ticket.data or {}),
@@ -197,6 +242,7 @@ class TicketWorkflow:
         ticket.response_due_at = new.response_due_at
         ticket.resolve_due_at = new.resolve_due_at
         ticket.closed_at = new.closed_at
+        ticket.next_wakeup_at = step.wake_at
         ticket.data = dict(new.fields)
         pending = _pending(step)
         for i, entry in enumerate(step.history):
@@ -209,6 +255,8 @@ class TicketWorkflow:
                 actor_user_id=_actor_id(entry.actor),
                 # Entries of one step share a time; a microsecond apart keeps their order.
                 created_at=entry.at + dt.timedelta(microseconds=i)))
+        self.db.flush()
+        self.effects.carry_out(ticket, step, self.engine.config)
 
     @staticmethod
     def _actor(actor_user_id: uuid.UUID | None, roles: frozenset[str]) -> Actor:
@@ -251,6 +299,12 @@ def _changes(entry: HistoryEntry, ticket: EngineTicket) -> dict[str, Any]:
                 "due_at": _iso(task.due_at), "form": task.form, "target": task.target}]
     elif entry.action == "followup_done":
         changes[f"followup_done.{subject}"] = [False, True]
+    elif entry.action == "followup_due":
+        changes[f"followup_due.{subject}"] = [False, True]
+    elif entry.action in ("sla_warning", "sla_breached", "escalated"):
+        clock = ticket.clock(subject)
+        if clock is not None:
+            changes[f"sla_fired.{subject}"] = [None, sorted(clock.fired)]
     return changes
 
 
