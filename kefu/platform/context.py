@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from kefu.platform.configs.cache import ConfigCache
     from kefu.platform.events import EventBus
     from kefu.platform.jobs import JobQueue
+    from kefu.platform.routing.registry import AcdRegistry
 
 
 class Platform:
@@ -55,6 +56,13 @@ class Platform:
 
         return make_job_queue(self.settings, session_factory=self.session_factory, events=self.bus)
 
+    @cached_property
+    def acd(self) -> AcdRegistry:
+        """Each tenant's ACD state and router (memory, or Redis when configured)."""
+        from kefu.platform.routing.registry import AcdRegistry
+
+        return AcdRegistry(self.settings)
+
     def __enter__(self) -> Platform:
         return self
 
@@ -62,7 +70,7 @@ class Platform:
         self.close()
 
     def close(self) -> None:
-        for name in ("jobs", "bus"):
+        for name in ("jobs", "bus", "acd"):
             component: Any = self.__dict__.get(name)
             if component is not None and hasattr(component, "close"):
                 component.close()

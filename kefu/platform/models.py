@@ -2,9 +2,11 @@
 
 from kefu.platform.agents.models import Agent, AgentSkill
 from kefu.platform.audit.models import AuditEntry
+from kefu.platform.automation.models import AutomationEvent, Notification, RuleFiring  # noqa: F401
 from kefu.platform.configs.models import ConfigStatus, ConfigVersion
 from kefu.platform.customers.models import Customer, CustomerEmail, CustomerPhone
 from kefu.platform.db import Base
+from kefu.platform.flows.models import FlowSession  # noqa: F401
 from kefu.platform.identity.models import ApiToken, LoginSession, Membership, Role, User
 from kefu.platform.interactions.models import (
     Attachment,

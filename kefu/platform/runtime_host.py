@@ -27,6 +27,9 @@ Service = Callable[[Platform, asyncio.Event], Awaitable[None]]
 RUNTIME_SERVICES: list[str] = [
     "kefu.platform.runtime_host:heartbeat",
     "kefu.platform.configs.cache:follow_deployments",
+    "kefu.platform.routing.host:run_acd",
+    "kefu.platform.automation.sweep:automation_service",
+    "kefu.platform.flows.sweep:run_flow_timers",
 ]
 HEARTBEAT_SECONDS = 10.0
 

@@ -152,6 +152,9 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Synthesized prompts. Default: `data_dir/prompt-cache`."),
     SettingSpec("attachments_dir", _parse_path, None,
                 "Message attachments by content hash. Default: `data_dir/attachments`."),
+    SettingSpec("acd.ring_timeout", _parse_positive_int, "20",
+                "Seconds an offer rings at an agent before ring-no-answer (RONA) puts the "
+                "contact back at the head of its queue and the agent not ready."),
     SettingSpec("jobs.queue", _parse_str, "kefu", "Name of the RQ queue jobs go to."),
     SettingSpec("jobs.default_retries", lambda raw: int(raw.strip()), "3",
                 "How many times a failing job is retried before it is marked failed."),

@@ -14,6 +14,8 @@ from pyramid.response import Response
 # Resource modules, imported for their declarations.
 RESOURCES = (
     "tenants", "users", "tokens", "agents", "customers", "interactions", "tickets", "configs",
+    "routing",
+    "rule_firings",
 )
 
 

@@ -255,7 +255,8 @@ def create_message(request: Request, interaction_id: uuid.UUID,
     fields = body.model_dump(exclude_none=True)
     _check_references(request, fields)
     try:
-        message, created = InteractionService(request.db).add_message(interaction, fields)
+        message, created = InteractionService(request.db).add_message(
+            interaction, fields, jobs=request.platform.jobs)
     except DuplicateMessage as exc:
         raise Conflict(str(exc), "external_id") from None
     if not created:
@@ -298,6 +299,11 @@ def list_interaction_events(request: Request, interaction_id: uuid.UUID) -> Any:
 def create_interaction_event(request: Request, interaction_id: uuid.UUID,
                              body: TransitionCreate) -> InteractionOut:
     interaction = _load(request, interaction_id)
+    acd = request.platform.acd.state(request.tenant.id)
+    if acd.get_contact(str(interaction.id)) is not None or acd.assigned(str(interaction.id)):
+        message = ("this interaction is in the ACD; move it with /queue, /accept, /reject, "
+                   "/hangup or /complete so queues and agents stay right")
+        raise ApiError(409, "routed", message, [{"field": "trigger", "message": message}])
     data = body.model_dump(exclude_none=True, exclude={"trigger", "outcome"}, mode="json")
     _check_references(request, {"agent_id": body.agent_id})
     try:

@@ -27,6 +27,8 @@ class UserOut(Out):
     is_active: bool
     locale: str
     roles: list[Role]
+    duty_roles: list[str] = Field(description="roles of the tenant's config (e.g. 值班长) "
+                                              "the member holds; workflows allow moves to them")
     last_login_at: datetime | None
     created_at: datetime
 
@@ -43,14 +45,28 @@ class UserCreate(Body):
 class UserUpdate(Body):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     roles: list[Role] | None = Field(None, min_length=1, max_length=5)
+    duty_roles: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = \
+        Field(None, max_length=20, description="replaces the member's tenant-config roles; "
+                                               "each must be a role of the deployed config")
     locale: str | None = Field(None, max_length=16)
     password: str | None = Field(None, min_length=8, max_length=200)
 
 
-def _out(user: User, roles: list[Role]) -> UserOut:
+def _out(request: Request, user: User, roles: list[Role]) -> UserOut:
     return UserOut.model_validate({**{k: getattr(user, k) for k in (
         "id", "email", "display_name", "is_active", "locale", "last_login_at", "created_at")},
-        "roles": sorted(roles)})
+        "roles": sorted(roles), "duty_roles": MemberService(request.db).duty_roles(user.id)})
+
+
+def _check_duty_roles(request: Request, roles: list[str]) -> None:
+    loaded = request.platform.configs.deployed(request.tenant.id)
+    known = [r.id for r in loaded.config.roles] if loaded is not None else []
+    unknown = sorted(set(roles) - set(known))
+    if unknown:
+        offer = ", ".join(known) if known else "none (the deployed config declares no roles)"
+        message = f"{unknown[0]!r} is not a role of the tenant's config; roles: {offer}"
+        raise ApiError(422, "validation_failed", f"duty_roles: {message}",
+                       [{"field": "duty_roles", "message": message}])
 
 
 def _member(request: Request, user_id: uuid.UUID) -> tuple[User, list[Role]]:
@@ -65,7 +81,7 @@ def _member(request: Request, user_id: uuid.UUID) -> tuple[User, list[Role]]:
 def list_users(request: Request, query: Query) -> Any:
     members = MemberService(request.db).list()
     page = members[query.offset:query.offset + query.limit]
-    return [_out(user, roles) for user, roles in page], len(members)
+    return [_out(request, user, roles) for user, roles in page], len(members)
 
 
 @api("/users", "POST", permission=Permission.USERS_MANAGE, tag="users",
@@ -86,13 +102,13 @@ def create_user(request: Request, body: UserCreate) -> UserOut:
     # An existing user of another tenant joins with their own password; ours is not applied.
     MemberService(request.db).set_roles(user, sorted(set(body.roles)))
     audit_change(request, "user.add", user, roles=sorted(body.roles))
-    return _out(user, sorted(set(body.roles)))
+    return _out(request, user, sorted(set(body.roles)))
 
 
 @api("/users/{user_id}", "GET", permission=Permission.USERS_READ, tag="users",
      summary="Get a member", response=UserOut)
 def get_user(request: Request, user_id: uuid.UUID) -> UserOut:
-    return _out(*_member(request, user_id))
+    return _out(request, *_member(request, user_id))
 
 
 @api("/users/{user_id}", "PATCH", permission=Permission.USERS_MANAGE, tag="users",
@@ -116,10 +132,13 @@ def update_user(request: Request, user_id: uuid.UUID, body: UserUpdate) -> UserO
     if body.roles is not None:
         MemberService(request.db).set_roles(user, body.roles)
         roles = sorted(set(body.roles))
+    if body.duty_roles is not None:
+        _check_duty_roles(request, body.duty_roles)
+        MemberService(request.db).set_duty_roles(user, body.duty_roles)
     request.db.flush()
     audit_change(request, "user.update", user, fields=sorted(body.model_fields_set - {"password"}),
                  password_changed=body.password is not None)
-    return _out(user, roles)
+    return _out(request, user, roles)
 
 
 @api("/users/{user_id}", "DELETE", permission=Permission.USERS_MANAGE, tag="users",

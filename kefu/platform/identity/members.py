@@ -9,7 +9,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kefu.platform.identity.models import Membership, Role, User
+from kefu.platform.identity.models import DutyRole, Membership, Role, User
 from kefu.platform.tenancy.scope import cross_tenant, current_tenant_id
 
 
@@ -46,6 +46,24 @@ class MemberService:
                 self.db.delete(membership)
         for role in sorted(set(roles) - set(current)):
             self.db.add(Membership(user_id=user.id, role=role))
+        if not roles:  # leaving the tenant drops its duty roles too
+            self.set_duty_roles(user, [])
+        self.db.flush()
+
+    def duty_roles(self, user_id: uuid.UUID) -> builtins.list[str]:
+        """The tenant-config roles (e.g. 值班长) the member holds here, sorted."""
+        return sorted(self.db.scalars(
+            sa.select(DutyRole.role).where(DutyRole.user_id == user_id)))
+
+    def set_duty_roles(self, user: User, roles: builtins.list[str]) -> None:
+        """Make ``roles`` the member's tenant-config roles here."""
+        current = {d.role: d for d in self.db.scalars(
+            sa.select(DutyRole).where(DutyRole.user_id == user.id))}
+        for role, row in current.items():
+            if role not in roles:
+                self.db.delete(row)
+        for role in sorted(set(roles) - set(current)):
+            self.db.add(DutyRole(user_id=user.id, role=role))
         self.db.flush()
 
     def belongs_elsewhere(self, user: User) -> bool:

@@ -58,6 +58,20 @@ class Membership(TenantScoped, Base):
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
+class DutyRole(TenantScoped, Base):
+    """A role of the tenant's own config (``role 值班长 ...`` in the DSL) held by a member.
+    Workflows allow transitions to these roles; permissions still come from memberships."""
+
+    __tablename__ = "duty_roles"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "user_id", "role"),)
+
+    id: Mapped[uuid_pk]
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                               index=True)
+    role: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[created_at]
+
+
 class LoginSession(Base):
     """A browser login. The cookie holds a random token; only its SHA-256 is stored, so a
     database leak does not hand out sessions. Server-side rows make logout and forced logout

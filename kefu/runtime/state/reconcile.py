@@ -56,8 +56,14 @@ class Reconciler:
         self._next_run = now + self.run_every
         return reconcile(self.state, now)
 
-    def tick(self, now: float) -> list[Reclaimed]:
-        """Beat and reconcile if due (call about once a second); returns what was re-queued."""
+    def beat_if_due(self, now: float) -> None:
         if now >= self._next_beat:
             self.beat(now)
+
+    def run_if_due(self, now: float) -> list[Reclaimed]:
         return self.run(now) if now >= self._next_run else []
+
+    def tick(self, now: float) -> list[Reclaimed]:
+        """Beat and reconcile if due (call about once a second); returns what was re-queued."""
+        self.beat_if_due(now)
+        return self.run_if_due(now)

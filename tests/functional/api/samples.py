@@ -28,6 +28,10 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/configs"): {"files": {"tenant.kefu": "tenant a\n"}, "message": "m"},
     ("POST", "/configs/plan"): {"files": {"tenant.kefu": "tenant a\n"}},
     ("POST", "/interactions/{interaction_id}/events"): {"trigger": "enqueue", "queue": "general"},
+    ("PUT", "/agents/{agent_id}/presence"): {"state": "ready"},
+    ("POST", "/interactions/{interaction_id}/queue"): {"queue": "general"},
+    ("POST", "/interactions/{interaction_id}/hangup"): {},
+    ("POST", "/interactions/{interaction_id}/complete"): {"disposition": "resolved"},
 }
 
 

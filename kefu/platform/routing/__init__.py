@@ -1,0 +1,1 @@
+"""Hosting the ACD router: per-tenant state, the routing service, the runtime ticker."""
