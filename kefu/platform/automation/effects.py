@@ -79,10 +79,6 @@ class StepEffects:
         self.depth = depth
         self.events: list[AutomationEvent] = []
 
-    def caused_by(self, chain: Sequence[str], depth: int) -> StepEffects:
-        """The same effects for a step that a rule's action caused."""
-        return StepEffects(self.db, jobs=self.jobs, bus=self.bus, chain=chain, depth=depth)
-
     def carry_out(self, ticket: Ticket, step: Step, config: ir.Config | None = None) -> None:
         """Do everything ``step`` asks for beyond the ticket row (see the module notes)."""
         customer: dict[str, Any] | None = None

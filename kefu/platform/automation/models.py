@@ -18,6 +18,7 @@ from kefu.platform.tenancy.scope import TenantScoped
 class EventStatus(enum.StrEnum):
     PENDING = "pending"  # stored; the rules job has not handled it yet
     DONE = "done"  # handled (its firings, if any, are in rule_firings)
+    FAILED = "failed"  # its job failed on every attempt (``error`` says why)
 
 
 class AutomationEvent(TenantScoped, Base):
@@ -53,6 +54,7 @@ class AutomationEvent(TenantScoped, Base):
     handled_at: Mapped[datetime | None]
     # Rules that listened but did not run for it: [{"rule": ..., "reason": "in_chain"}].
     skipped: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[created_at]
 
 

@@ -41,6 +41,7 @@ it handled; the unique (event, rule) key of ``rule_firings`` is the last line of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -79,7 +80,8 @@ from kefu.platform.interactions.models import (
     Message,
     MessageStatus,
 )
-from kefu.platform.jobs import JobContext, enqueue_after_commit, job
+from kefu.platform.jobs import JobAlreadyDone, JobContext, enqueue_after_commit, job
+from kefu.platform.jobs.api import describe_error
 from kefu.platform.tenancy.scope import bind_tenant
 from kefu.platform.tickets.models import Ticket
 from kefu.platform.tickets.workflow import TicketWorkflow
@@ -114,9 +116,31 @@ def handle_event(ctx: JobContext, tenant_id: str, event_id: str) -> dict[str, An
     configs = cache_for(ctx.session_factory) if ctx.session_factory else None
     if configs is None:
         raise RuntimeError("handle_event needs the database")
-    with ctx.transaction() as db:
+    try:
+        with ctx.transaction() as db:
+            bind_tenant(db, tenant)
+            return RulesHost(db, configs, jobs=ctx.jobs, bus=ctx.events).handle(
+                uuid.UUID(event_id))
+    except JobAlreadyDone:
+        raise
+    except Exception as exc:
+        if ctx.attempt >= ctx.max_attempts:
+            _give_up(ctx, tenant, uuid.UUID(event_id), exc)
+        raise
+
+
+def _give_up(ctx: JobContext, tenant: uuid.UUID, event_id: uuid.UUID, exc: Exception) -> None:
+    """The last attempt failed: mark the event failed (so the sweep stops queueing it and
+    an operator can see why), nothing else of the attempt is kept."""
+    log.error("rules job for event %s failed on every attempt: %s", event_id,
+              describe_error(exc))
+    with contextlib.suppress(Exception), ctx.session() as db, db.begin():
         bind_tenant(db, tenant)
-        return RulesHost(db, configs, jobs=ctx.jobs, bus=ctx.events).handle(uuid.UUID(event_id))
+        db.execute(sa.update(AutomationEvent)
+                   .where(AutomationEvent.id == event_id,
+                          AutomationEvent.status == EventStatus.PENDING)
+                   .values(status=EventStatus.FAILED, error=describe_error(exc)[:4000],
+                           handled_at=utcnow()))
 
 
 class RulesHost:
@@ -196,7 +220,7 @@ class RulesHost:
         if ticket is None:
             return
         user_id, roles = self._agent_identity(interaction.agent_id)
-        flow = TicketWorkflow(self.db, workflow_engine(loaded), effects=self._effects())
+        flow = TicketWorkflow(self.db, workflow_engine(loaded), effects=self.effects())
         try:
             flow.transition(ticket, str(followup["target"]), user_id, roles, utcnow())
             outcome: dict[str, Any] = {"ok": True, "state": ticket.state}
@@ -218,7 +242,9 @@ class RulesHost:
         duty = MemberService(self.db).duty_roles(agent.user_id)
         return agent.user_id, frozenset(str(r) for r in roles) | frozenset(duty)
 
-    def _effects(self, chain: tuple[str, ...] = (), depth: int = 0) -> StepEffects:
+    def effects(self, chain: tuple[str, ...] = (), depth: int = 0) -> StepEffects:
+        """Workflow step effects in this session; ``chain`` and ``depth`` for steps that a
+        rule's action caused (the events they emit carry them)."""
         return StepEffects(self.db, jobs=self.jobs, bus=self.bus, chain=chain, depth=depth)
 
 
@@ -287,7 +313,7 @@ class _FiringRun:
 
     def _flow(self, action: RuleAction) -> TicketWorkflow:
         # Events the steps emit were caused by this action: derive's chain and depth.
-        effects = self.host._effects(tuple(action.chain), action.depth + 1)
+        effects = self.host.effects(tuple(action.chain), action.depth + 1)
         return TicketWorkflow(self.db, workflow_engine(self.loaded), effects=effects)
 
     def _publish(self, topic: str, data: dict[str, Any]) -> None:

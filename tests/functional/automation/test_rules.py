@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from kefu.dsl.api import build
@@ -216,3 +217,31 @@ def test_firings_of_a_tenant_without_a_config_are_none(auto_platform: Any, facto
         [event] = db.scalars(sa.select(AutomationEvent)).all()
         assert (event.kind, event.status) == ("sms.received", "done")
         assert db.scalars(sa.select(RuleFiring)).all() == []
+
+
+def test_an_event_whose_job_fails_every_time_is_marked_failed(
+        tenancy: Any, auto_platform: Any, monkeypatch: Any) -> None:
+    from kefu.platform.automation.events import pending_events, record_event
+    from kefu.platform.automation.rules import RulesHost
+    from kefu.platform.db import utcnow
+    from kefu.platform.tenancy.scope import cross_tenant
+
+    t: Tenancy = tenancy()
+    with t.session() as db:
+        event = record_event(db, "sms.received", {"message": {"text": "hi"}})
+        db.commit()
+
+    def boom(self: Any, event_id: Any) -> Any:
+        raise RuntimeError("the rules engine exploded")
+
+    monkeypatch.setattr(RulesHost, "handle", boom)
+    ctx = JobContext(settings=auto_platform.settings, job_id=job_id_for(event.id),
+                     job_name=spec_of(handle_event).name, attempt=6, max_attempts=6,
+                     session_factory=auto_platform.session_factory)
+    with pytest.raises(RuntimeError):
+        handle_event(ctx, str(t.tenant.id), str(event.id))
+    [stored] = rows(t, AutomationEvent)
+    assert stored.status == "failed"
+    assert "the rules engine exploded" in (stored.error or "")
+    with auto_platform.session() as db, cross_tenant(db):
+        assert pending_events(db, older_than=utcnow()) == []

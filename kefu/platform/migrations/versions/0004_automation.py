@@ -44,11 +44,13 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "status",
-            sa.Enum("pending", "done", name="eventstatus", native_enum=False, length=24),
+            sa.Enum("pending", "done", "failed", name="eventstatus", native_enum=False,
+                    length=24),
             nullable=False,
         ),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("skipped", JSON, nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
