@@ -230,8 +230,9 @@ class TicketWorkflow:
             tuple(tasks.values()), ticket.closed_at)
 
     def _apply(self, ticket: Ticket, step: Step) -> None:
-        """Persist what maps onto the row, and write the step's history (with the actions
-        that have no column of their own recorded in its ``changes``)."""
+        """Persist what maps onto the row (``next_wakeup_at`` included), write the step's
+        history (the actions that have no column of their own recorded in its ``changes``)
+        and carry those actions out in the same transaction."""
         new = step.ticket
         ticket.state = new.state
         ticket.priority = Priority(new.priority)
