@@ -89,7 +89,11 @@ def test_web_and_runtime_share_postgres_and_redis(production_env: dict[str, str]
         try:
             subscription = await observer.bus.subscribe("runtime.heartbeat")
             async with subscription:
-                event = await subscription.get(timeout=30)
+                # Other tests' runtimes may beat on the same Redis: wait for ours.
+                for _ in range(100):
+                    event = await subscription.get(timeout=30)
+                    if str(event.data["node"]).endswith(f":{runtime.pid}"):
+                        break
             return event.data
         finally:
             # Close the Redis connections on the loop that opened them.
