@@ -103,11 +103,18 @@ def tick_ticket(platform: Platform, tenant_id: uuid.UUID, ticket_id: uuid.UUID,
 
     effects: StepEffects | None = None
     with platform.session(tenant_id) as db, db.begin():
-        ticket = db.scalar(
-            sa.select(Ticket).where(Ticket.id == ticket_id, Ticket.next_wakeup_at <= now)
-            .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+        # Claim the ticket with a write first: it takes the row lock on PostgreSQL and the
+        # write lock on SQLite, so a concurrent sweeper waits and then finds it no longer due.
+        claimed = db.execute(
+            sa.update(Ticket).where(Ticket.id == ticket_id, Ticket.next_wakeup_at <= now)
+            .values(next_wakeup_at=Ticket.next_wakeup_at)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount == 0:  # type: ignore[attr-defined]
+            return False  # ticked by another sweeper meanwhile
+        ticket = db.scalar(sa.select(Ticket).where(Ticket.id == ticket_id)
+                           .execution_options(populate_existing=True))
         if ticket is None:
-            return False  # ticked by another process meanwhile, or being changed right now
+            return False
         loaded = deployed(db, platform.configs)
         effects = StepEffects(db, bus=platform.bus)
         flow = (TicketWorkflow(db, engine_for(loaded.version_id, loaded.config),

@@ -8,8 +8,6 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from kefu.platform.automation.models import Notification, RuleFiring
 from kefu.platform.automation.sweep import sweep
 from kefu.platform.identity.models import Role
@@ -176,10 +174,8 @@ def test_tickets_of_a_suspended_tenant_wait(tenancy: Any, auto_platform: Any,
     settle(auto_platform)
 
 
-def test_several_sweepers_at_once_apply_each_step_once(tenancy: Any, auto_platform: Any,
-                                                       backend: str) -> None:
-    if backend != "production":
-        pytest.skip("SQLite: one process sweeps (the embedded default)")
+def test_several_sweepers_at_once_apply_each_step_once(tenancy: Any,
+                                                       auto_platform: Any) -> None:
     t: Tenancy = tenancy()
     tickets = [t.api.api("POST", "/tickets", REPAIR, status=201).json for _ in range(5)]
     when = max(at(x["created_at"]) for x in tickets) + timedelta(minutes=31)
