@@ -30,6 +30,7 @@ from kefu.platform.flows.service import notify_routing
 from kefu.platform.interactions.lifecycle import InteractionLifecycle
 from kefu.platform.interactions.models import Channel, Direction, Interaction
 from kefu.runtime.acd.agent import AgentRecord, AgentSpec, AgentState, InvalidTransition
+from kefu.runtime.acd.agent import Trigger as AgentTrigger
 from kefu.runtime.acd.router import Action, Router, UnknownQueue
 from kefu.runtime.lifecycle import InvalidTransition as InvalidLifecycle
 from kefu.runtime.lifecycle import Outcome, State, Trigger
@@ -180,10 +181,10 @@ class RoutingService:
                 return acts + router.ready(key, now)
             if target is AgentState.NOT_READY:
                 return acts + router.not_ready(key, reason or "break", now)
-            raise InvalidTransition(key, current.state, _trigger_for(target))
+            raise ValueError(f"an agent cannot set itself {target.value}")
 
         if not agent.is_active and target is not AgentState.LOGGED_OUT:
-            raise InvalidTransition(key, rec.state, _trigger_for(target))
+            raise InvalidTransition(key, rec.state, AgentTrigger.LOGIN)
         self.apply(self._run(command))
         return self.state.get_agent(key)
 
@@ -502,13 +503,6 @@ def _forget(router: Router, now: float, *, key: str) -> list[Action]:
         except KeyError:
             return []
     return router.abandon(key, now)
-
-
-def _trigger_for(target: AgentState) -> Any:
-    from kefu.runtime.acd.agent import Trigger as AgentTrigger
-
-    return {AgentState.READY: AgentTrigger.READY, AgentState.NOT_READY: AgentTrigger.NOT_READY,
-            AgentState.LOGGED_OUT: AgentTrigger.LOGOUT}.get(target, AgentTrigger.READY)
 
 
 def _iso(posix: Any) -> str | None:
