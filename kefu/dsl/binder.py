@@ -462,7 +462,17 @@ class Binder:
             ch.locale = self.name(s, a, "a locale")
             self.done(s, a)
 
-        self.children(stmt, {"locale": locale}, "`channel`")
+        def queue(s: Stmt) -> None:
+            a = list(s.args)
+            ch.queue = self.name(s, a, "a queue")
+            self.done(s, a)
+
+        def form(s: Stmt) -> None:
+            a = list(s.args)
+            ch.form = self.name(s, a, "a form")
+            self.done(s, a)
+
+        self.children(stmt, {"locale": locale, "queue": queue, "form": form}, "`channel`")
         self.config.channels.append(ch)
 
     def prompt(self, stmt: Stmt) -> None:

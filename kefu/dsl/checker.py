@@ -310,6 +310,11 @@ class Checker:
                            hint=f"the first binding is at {seen[key]}")
             seen[key] = ch.span
             self.ref("flow", ch.flow)
+            self.ref("queue", ch.queue)
+            self.ref("form", ch.form)
+            if ch.form is not None and ch.kind != "webchat":
+                self.error("E105", f"only a webchat channel has a pre-chat form, not {ch.kind}",
+                           ch.form.span, hint="remove `form`, or bind it on `channel webchat`")
             if ch.locale is not None and ch.locale.value not in self.locales:
                 self.error("E101", f"locale `{ch.locale.value}` is not declared", ch.locale.span,
                            hint=did_you_mean(ch.locale.value, self.locales))

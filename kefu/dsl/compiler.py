@@ -136,7 +136,9 @@ class Compiler:
             calendars=by_id([self.calendar(x, tz) for x in c.calendars]),
             channels=tuple(sorted((ir.Channel(ch.kind, ch.address,
                                               ch.flow.value if ch.flow else None,
-                                              ch.locale.value if ch.locale else None)
+                                              ch.locale.value if ch.locale else None,
+                                              ch.queue.value if ch.queue else None,
+                                              ch.form.value if ch.form else None)
                                    for ch in c.channels), key=lambda x: (x.kind, x.address))),
             prompts=by_id([ir.Prompt(p.name.value, p.kind,
                                      {(loc or self.default_locale): s

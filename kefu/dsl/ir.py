@@ -77,6 +77,8 @@ class Channel:
     address: str
     flow: str | None
     locale: str | None = None
+    queue: str | None = None
+    form: str | None = None
 
 
 @dataclass(frozen=True)

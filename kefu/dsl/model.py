@@ -70,6 +70,8 @@ class Channel:
     address: str
     flow: Name | None
     locale: Name | None = None
+    queue: Name | None = None  # where conversations without a flow (or past it) wait
+    form: Name | None = None  # web chat: the pre-chat form
     span: Span = NOWHERE
 
 

@@ -20,6 +20,7 @@ from kefu.platform.interactions.models import (
     Outcome,
 )
 from kefu.platform.jobs.models import JobRun
+from kefu.platform.messaging.models import ChannelBinding  # noqa: F401
 from kefu.platform.tenancy.models import Tenant, TenantStatus
 from kefu.platform.tickets.models import Priority, Ticket, TicketEvent
 

@@ -30,6 +30,7 @@ RUNTIME_SERVICES: list[str] = [
     "kefu.platform.routing.host:run_acd",
     "kefu.platform.automation.sweep:automation_service",
     "kefu.platform.flows.sweep:run_flow_timers",
+    "kefu.platform.messaging.outbound:run_outbound",
 ]
 HEARTBEAT_SECONDS = 10.0
 

@@ -152,6 +152,44 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Synthesized prompts. Default: `data_dir/prompt-cache`."),
     SettingSpec("attachments_dir", _parse_path, None,
                 "Message attachments by content hash. Default: `data_dir/attachments`."),
+    SettingSpec("messaging.max_attachment_bytes", _parse_positive_int, str(10 * 1024 * 1024),
+                "Largest attachment kefu stores on any channel (web chat upload, email part, "
+                "MMS), in bytes. Larger ones are refused with a reason; the message is kept."),
+    SettingSpec("messaging.attachment_types", _parse_str,
+                "image/*,application/pdf,text/plain,text/csv,audio/*,video/mp4,"
+                "application/msword,application/vnd.ms-excel,"
+                "application/vnd.openxmlformats-officedocument.*,application/zip",
+                "Comma-separated content types accepted as attachments (`*` wildcards)."),
+    SettingSpec("messaging.delivery_attempts", _parse_positive_int, "8",
+                "How often kefu tries to send an outbound message before it is `failed`."),
+    SettingSpec("smtp.enabled", _parse_bool, "true",
+                "Run kefu's inbound SMTP listener (on `smtp.bind`:`smtp.port`) in runtime "
+                "processes. Mail for addresses no tenant declares is refused at RCPT."),
+    SettingSpec("smtp.max_message_bytes", _parse_positive_int, str(25 * 1024 * 1024),
+                "Largest inbound email the listener accepts (SIZE), in bytes."),
+    SettingSpec("email.relay_url", _parse_str, "",
+                "Outbound mail relay, e.g. `smtp://user:password@mail.example:587?starttls=true` "
+                "or `smtps://…:465`. Empty: outbound email waits, queued, until one is set."),
+    SettingSpec("email.message_id_domain", _parse_str, "",
+                "Domain in the Message-IDs kefu writes (default: the host name). Replies "
+                "carrying one of ours are recognised as loops."),
+    SettingSpec("email.imap_accounts", _parse_str, "",
+                "Mailboxes to poll, as JSON: `[{\"url\": \"imaps://user:pass@imap.example/INBOX\", "
+                "\"address\": \"help@acme.example\"}]`; each address must be a tenant's "
+                "`channel email`."),
+    SettingSpec("email.imap_interval", _parse_positive_int, "30",
+                "Seconds between IMAP polls (IDLE is used when the server offers it)."),
+    SettingSpec("sms.smpp_url", _parse_str, "",
+                "SMSC to bind as a transceiver, e.g. `smpp://system_id:password@smsc.example:2775"
+                "?system_type=&source_ton=1`. Empty: no SMPP."),
+    SettingSpec("sms.kannel_sendsms_url", _parse_str, "",
+                "Kannel smsbox sendsms URL with credentials, e.g. `http://127.0.0.1:13013/"
+                "cgi-bin/sendsms?username=kefu&password=…`. Used when no SMPP URL is set."),
+    SettingSpec("sms.kannel_secret", _parse_str, "",
+                "Shared secret Kannel's MO and delivery-report callbacks must carry "
+                "(`secret=` query parameter). Empty: the callbacks are refused."),
+    SettingSpec("webchat.max_sessions", _parse_positive_int, "20000",
+                "Web chat websockets one process holds; more are refused with 4429 (busy)."),
     SettingSpec("acd.ring_timeout", _parse_positive_int, "20",
                 "Seconds an offer rings at an agent before ring-no-answer (RONA) puts the "
                 "contact back at the head of its queue and the agent not ready."),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from kefu.platform.configs.models import ConfigStatus, ConfigVersion
 from kefu.platform.db import paginate, utcnow
 from kefu.platform.tenancy.sequences import lock_in_tenant, next_in_tenant
+from kefu.platform.tenancy.scope import current_tenant_id
 
 
 class ConfigError(ValueError):
@@ -143,4 +144,17 @@ class ConfigService:
         version.status = ConfigStatus.DEPLOYED
         version.deployed_at = utcnow()
         self.db.flush()
+        self._bind_channels(version)
         return version, sorted(superseded)
+
+    def _bind_channels(self, version: ConfigVersion) -> None:
+        """Point the config's channel addresses at this tenant (inbound mail, SMS and chat
+        find their tenant by them)."""
+        from kefu.platform.messaging.bindings import sync_bindings
+
+        tenant_id = current_tenant_id(self.db)
+        if tenant_id is None:
+            raise RuntimeError("deploy needs a tenant-scoped session")
+        channels = (version.compiled or {}).get("channels") or []
+        sync_bindings(self.db, tenant_id, [(c["kind"], c["address"], c.get("flow"))
+                                           for c in channels])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -31,6 +32,9 @@ class Customer(TimestampMixin, TenantScoped, Base):
     address: Mapped[str | None] = mapped_column(sa.String(500))
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     last_contact_at: Mapped[datetime | None]
+    # Channels the customer unsubscribed from ("sms", "email"): nothing but replies to their
+    # own messages is sent there (a keyword rule such as 退订/STOP sets it).
+    opt_outs: Mapped[list[Any]] = mapped_column(default=list)
 
     phones: Mapped[list[CustomerPhone]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", order_by="CustomerPhone.number"

@@ -104,6 +104,7 @@ class Message(TenantScoped, Base):
         sa.UniqueConstraint("tenant_id", "channel", "external_id"),
         sa.Index("ix_messages_tenant_interaction", "tenant_id", "interaction_id", "created_at"),
         sa.Index("ix_messages_tenant_customer", "tenant_id", "customer_id", "created_at"),
+        sa.Index("ix_messages_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[uuid_pk]
@@ -130,6 +131,11 @@ class Message(TenantScoped, Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    # Outbound delivery: tries so far, when the next may start (also the lease of the one
+    # running), and why the last failed.
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.String(500))
 
     interaction: Mapped[Interaction] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(

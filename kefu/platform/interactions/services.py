@@ -132,7 +132,8 @@ class InteractionService:
             Message.channel == channel, Message.external_id == external_id))
 
     def add_message(self, interaction: Interaction, fields: dict[str, Any], *,
-                    jobs: JobQueue | None = None) -> tuple[Message, bool]:
+                    jobs: JobQueue | None = None,
+                    raise_events: bool = True) -> tuple[Message, bool]:
         """Store a message of the interaction's channel. Returns ``(message, created)``.
 
         A new inbound message raises its event for the tenant's rules (``sms.received``...,
@@ -142,7 +143,8 @@ class InteractionService:
         Idempotent on ``external_id``: a redelivery (same channel and external id, same
         interaction) returns the stored message and writes nothing; the same external id on
         another interaction raises DuplicateMessage, as does a concurrent duplicate that slips
-        past the lookup and trips the unique constraint.
+        past the lookup and trips the unique constraint. ``raise_events=False`` stores an
+        automated message (auto-reply, bounce) that no rule may answer.
         """
         external_id = fields.get("external_id")
         if external_id is not None:
@@ -163,9 +165,10 @@ class InteractionService:
             # insert. No savepoint (pysqlite's SAVEPOINT handling would commit early), so the
             # transaction is spent: the caller answers 409 and a retry replays the message.
             raise DuplicateMessage(None) from None
-        from kefu.platform.automation.hooks import message_received
+        if raise_events:
+            from kefu.platform.automation.hooks import message_received
 
-        message_received(self.db, interaction, message, jobs=jobs)
+            message_received(self.db, interaction, message, jobs=jobs)
         return message, True
 
     @staticmethod
