@@ -35,7 +35,10 @@ from kefu.dsl.syntax import Binary, Call, Expr, ListExpr, Literal, Member, Name,
 BUILTIN_ROLES = ("admin", "analyst", "designer", "supervisor", "agent")
 FUNCTIONS = {"open": 1, "holiday": 1, "len": 1, "contains": 2, "matches": 2,
              "starts_with": 2, "lower": 1}
-FLOW_ROOTS = ("caller", "call", "channel", "now", "today", "true", "false", "locale")
+# `form`: the web chat's pre-chat answers; `message`: the text message that opened an SMS or
+# email conversation (both empty on other channels).
+FLOW_ROOTS = ("caller", "call", "channel", "now", "today", "true", "false", "locale", "form",
+              "message")
 RULE_ROOTS = ("ticket", "message", "customer", "caller", "call", "event", "now", "today",
               "true", "false", "outage", "followup")
 WAITING = ("ask", "menu", "callback", "enqueue")

@@ -31,6 +31,7 @@ RUNTIME_SERVICES: list[str] = [
     "kefu.platform.automation.sweep:automation_service",
     "kefu.platform.flows.sweep:run_flow_timers",
     "kefu.platform.messaging.outbound:run_outbound",
+    "kefu.platform.routing.host:run_routing_requests",
 ]
 HEARTBEAT_SECONDS = 10.0
 

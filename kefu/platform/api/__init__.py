@@ -16,6 +16,7 @@ RESOURCES = (
     "tenants", "users", "tokens", "agents", "customers", "interactions", "tickets", "configs",
     "routing",
     "rule_firings",
+    "messaging",
 )
 
 

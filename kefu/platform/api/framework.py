@@ -174,6 +174,8 @@ class Existing:
 
 
 def _render(result: Any, op: Operation) -> Response:
+    if isinstance(result, Response):  # a file download
+        return result
     if isinstance(result, Existing):
         return _json_response(result.value.model_dump(mode="json"), 200)
     if result is None:

@@ -84,4 +84,4 @@ def addresses(db: Session, kind: str) -> dict[str, uuid.UUID]:
     """Every bound address of one kind (e.g. the mailboxes the SMTP listener accepts)."""
     rows = db.execute(sa.select(ChannelBinding.address, ChannelBinding.tenant_id)
                       .where(ChannelBinding.kind == kind))
-    return dict(rows.tuples().all())
+    return {str(address): tenant for address, tenant in rows}

@@ -248,7 +248,7 @@ class Dispatcher:
                        Message.channel.in_(channels),
                        sa.or_(Message.next_attempt_at.is_(None),
                               Message.next_attempt_at <= now))
-                .order_by(Message.created_at).limit(limit)).tuples().all()
+                .order_by(Message.created_at).limit(limit)).all()
         return list(rows)
 
     def deliver(self, tenant_id: uuid.UUID, message_id: uuid.UUID) -> MessageStatus | None:

@@ -118,3 +118,90 @@ async def run_acd(platform: Platform, stopping: asyncio.Event) -> None:
         await asyncio.to_thread(ticker.tick)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), TICK_SECONDS)
+
+
+# ---------------------------------------------------------------------- rules' requests
+#: How old an unrouted request must be before the sweep takes it (the event usually wins).
+REQUEST_SWEEP_AGE_SECONDS = 10.0
+REQUEST_SWEEP_SECONDS = 30.0
+
+
+def route_requested(platform: Platform, tenant_id: uuid.UUID, interaction_id: uuid.UUID, *,
+                    swept: bool = False) -> bool:
+    """Queue an interaction a rule asked to route (``assign`` to a team, ``callback``): the
+    rules host stored the queue on it; here it reaches the ACD. Only an interaction nobody
+    routed yet (state created) moves; one already in a flow or queue stays where it is. The
+    sweep (``swept``) takes only interactions a rule marked (``data.routing``/``callback``),
+    not any created interaction that happens to name a queue."""
+    from kefu.platform.interactions.models import Interaction
+    from kefu.platform.routing.service import UnknownQueue
+    from kefu.runtime.lifecycle import InvalidTransition, State
+
+    with platform.session(tenant_id) as db:
+        interaction = db.get(Interaction, interaction_id)
+        if interaction is None or interaction.state != State.CREATED or not interaction.queue:
+            return False
+        if swept and not {"routing", "callback"} & set(interaction.data or {}):
+            return False
+        try:
+            RoutingService(platform, db, tenant_id).enqueue(
+                interaction, interaction.queue, attrs={"channel": interaction.channel.value})
+        except (UnknownQueue, NoRouting, InvalidTransition) as exc:
+            log.warning("interaction %s: rule's routing request not carried out: %s",
+                        interaction_id, exc)
+            return False
+        db.commit()
+        return True
+
+
+def _stale_requests(platform: Platform) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    from datetime import timedelta
+
+    from kefu.platform.db import utcnow
+    from kefu.platform.interactions.models import Interaction
+    from kefu.runtime.lifecycle import State
+
+    cutoff = utcnow() - timedelta(seconds=REQUEST_SWEEP_AGE_SECONDS)
+    with platform.session() as db, cross_tenant(db):
+        rows = db.execute(sa.select(Interaction.tenant_id, Interaction.id).where(
+            Interaction.state == State.CREATED, Interaction.queue.is_not(None),
+            Interaction.updated_at < cutoff).limit(200)).all()
+    return list(rows)
+
+
+async def run_routing_requests(platform: Platform, stopping: asyncio.Event) -> None:
+    """Runtime service: carry out the rules' ``routing.request`` events, and sweep for
+    requests whose event was missed (a restart between the rule's commit and the event)."""
+    subscription = await platform.bus.subscribe(patterns=["tenant.*.routing.request"])
+
+    async def listen() -> None:
+        async for event in subscription:
+            try:
+                tenant = uuid.UUID(event.topic.split(".")[1])
+                interaction = uuid.UUID(str(event.data["interaction_id"]))
+            except (ValueError, KeyError, TypeError, IndexError):
+                log.warning("ignoring malformed %s event", event.topic)
+                continue
+            try:
+                await asyncio.to_thread(route_requested, platform, tenant, interaction)
+            except Exception:
+                log.exception("routing request for %s failed", interaction)
+
+    listener = asyncio.create_task(listen())
+    try:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), REQUEST_SWEEP_SECONDS)
+            if stopping.is_set():
+                break
+            try:
+                for tenant, interaction in await asyncio.to_thread(_stale_requests, platform):
+                    await asyncio.to_thread(route_requested, platform, tenant, interaction,
+                                            swept=True)
+            except Exception:
+                log.exception("routing request sweep failed")
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+        await subscription.close()

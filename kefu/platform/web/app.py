@@ -80,8 +80,15 @@ def configure(platform: Platform, **overrides: Any) -> Configurator:
     config.include("kefu.platform.web.health")
     config.include("kefu.platform.web.pages")  # home and admin pages
     config.include("kefu.platform.api")  # /api/v1 and its error views
+    for channel_routes in CHANNEL_ROUTES:  # widget script, chat uploads, gateway callbacks
+        config.include(channel_routes)
     config.add_static_view("static", "kefu.platform:static", cache_max_age=3600)
     return config
+
+
+#: Modules with an ``includeme`` adding channel HTTP routes outside ``/api/v1`` (each is
+#: authenticated by its own means: a chat visitor token, a gateway's shared secret).
+CHANNEL_ROUTES: tuple[str, ...] = ()
 
 
 def make_wsgi_app(platform: Platform, **overrides: Any) -> Any:

@@ -90,6 +90,25 @@ class World:
     member: User | None = None
 
 
+def _attach(factory: Factory, owner: Actor, message_id: str) -> str:
+    """A photo on the world's message, as a channel stores one (no API creates attachments)."""
+    import uuid
+
+    from kefu.platform.interactions.models import Attachment
+    from kefu.platform.messaging.attachments import AttachmentStore
+
+    platform = factory.platform
+    stored = AttachmentStore.from_settings(platform.settings).put(
+        b"\x89PNG\r\n\x1a\n meter photo", "meter.png", "image/png")
+    with platform.session(owner.tenant.id) as db:
+        row = Attachment(message_id=uuid.UUID(message_id), filename="meter.png",
+                         content_type="image/png", size=stored.size, sha256=stored.sha256,
+                         storage_ref=stored.storage_ref)
+        db.add(row)
+        db.commit()
+        return str(row.id)
+
+
 def build_world(owner: Actor, factory: Factory) -> World:
     api = owner.bearer.api
     world = World(owner)
@@ -108,9 +127,10 @@ def build_world(owner: Actor, factory: Factory) -> World:
     ids["interaction_id"] = api("POST", "/interactions", {
         "channel": "sms", "direction": "inbound", "customer_id": ids["customer_id"],
         "agent_id": ids["agent_id"], "external_id": "sms-1"}, status=201).json["id"]
-    api("POST", f"/interactions/{ids['interaction_id']}/messages", {
+    ids["message_id"] = api("POST", f"/interactions/{ids['interaction_id']}/messages", {
         "direction": "inbound", "body_text": "my meter is broken", "external_id": "m-1"},
-        status=201)
+        status=201).json["id"]
+    ids["attachment_id"] = _attach(factory, owner, ids["message_id"])
     ids["ticket_id"] = api("POST", "/tickets", {
         "type": "repair", "subject": "Broken meter", "customer_id": ids["customer_id"],
         "interaction_id": ids["interaction_id"], "assignee_agent_id": ids["agent_id"]},

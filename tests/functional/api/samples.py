@@ -32,6 +32,7 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/interactions/{interaction_id}/queue"): {"queue": "general"},
     ("POST", "/interactions/{interaction_id}/hangup"): {},
     ("POST", "/interactions/{interaction_id}/complete"): {"disposition": "resolved"},
+    ("POST", "/interactions/{interaction_id}/reply"): {"text": "An engineer is on the way."},
 }
 
 
