@@ -1,4 +1,5 @@
-"""Server-rendered pages: the home page and the admin page (tenants and users)."""
+"""Server-rendered pages: the home page, the admin page (tenants and users) and the web chat
+demo page."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pyramid.csrf import get_csrf_token
 from pyramid.events import BeforeRender, subscriber
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.request import Request
+from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import forbidden_view_config, view_config
 
 from kefu.platform.identity.permissions import Permission
@@ -50,6 +52,18 @@ def admin(request: Request) -> dict[str, Any]:
     return _page(request, tenant_rows=directory.tenants(), user_rows=directory.users())
 
 
+@view_config(route_name="chat_demo", renderer="chat_demo.html",
+             permission=NO_PERMISSION_REQUIRED)
+def chat_demo(request: Request) -> dict[str, Any]:
+    """A stand-in for a tenant's website with the chat widget on it, to try web chat (the
+    README's first five minutes). Public: the widget key is public by design."""
+    key = str(request.params.get("key", "demo-widget"))[:100]
+    chinese = str(request.params.get("lang", "")).startswith("zh")
+    return {"key": key, "script_url": request.route_url("chat_demo").rsplit("/", 1)[0]
+            + "/widget.js", "lang": "zh" if chinese else "en",
+            "lang_locale": "zh_CN" if chinese else "en"}
+
+
 @forbidden_view_config(renderer="forbidden.html")
 def forbidden(exc: HTTPForbidden, request: Request) -> Any:
     if request.path.startswith("/api/"):
@@ -65,4 +79,5 @@ def forbidden(exc: HTTPForbidden, request: Request) -> Any:
 def includeme(config: Configurator) -> None:
     config.add_route("home", "/")
     config.add_route("admin", "/admin")
+    config.add_route("chat_demo", "/chat/demo")
     config.scan(__name__)

@@ -444,3 +444,27 @@ def test_a_customer_who_unsubscribed_gets_replies_but_nothing_unsolicited(
         undo()
     assert recorder.sent == ["Hi, how can we help?"]
     assert "unsubscribed" in (status_of(factory, tenant_id, promotion_id).error or "")
+
+
+# ---------------------------------------------------------------------- rules' routing requests
+def test_a_rule_routing_request_queues_the_conversation_once(acme: Desk, factory: Any) -> None:
+    from kefu.platform.routing.host import route_requested
+
+    tenant_id = acme.admin.tenant.id
+    with factory.session(acme.admin.tenant) as db:
+        asked = Interaction(channel=Channel.EMAIL, direction=Direction.INBOUND, queue="billing",
+                            data={"routing": {"kind": "assign", "target": "desk"}})
+        unasked = Interaction(channel=Channel.EMAIL, direction=Direction.INBOUND,
+                              queue="billing")
+        db.add_all([asked, unasked])
+        db.commit()
+        asked_id, unasked_id = asked.id, unasked.id
+    # The sweep only takes what a rule asked for; the event names its interaction.
+    assert route_requested(factory.platform, tenant_id, unasked_id, swept=True) is False
+    assert route_requested(factory.platform, tenant_id, asked_id, swept=True) is True
+    assert route_requested(factory.platform, tenant_id, asked_id) is False  # already queued
+    assert acme.get({"id": str(asked_id)})["state"] == "queued"
+    assert acme.get({"id": str(unasked_id)})["state"] == "created"
+    # Another tenant's id is simply unknown.
+    other = factory.tenant()
+    assert route_requested(factory.platform, other.id, asked_id) is False
