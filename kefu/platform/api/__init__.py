@@ -17,6 +17,7 @@ RESOURCES = (
     "routing",
     "rule_firings",
     "messaging",
+    "chat",
 )
 
 

@@ -22,7 +22,7 @@ from kefu.platform.web.sockets import WEBSOCKET_ROUTES, Receive, Scope, Send, So
 log = logging.getLogger("kefu.asgi")
 
 # Modules that register websocket routes when imported.
-SOCKET_MODULES = ("kefu.platform.web.realtime",)
+SOCKET_MODULES = ("kefu.platform.web.realtime", "kefu.platform.messaging.webchat")
 
 
 class KefuASGI:

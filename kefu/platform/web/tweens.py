@@ -18,19 +18,25 @@ from kefu.platform.logs import log_context
 log = logging.getLogger("kefu.web")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+#: Routes that take file uploads: their bodies may be as large as an attachment may be.
+UPLOAD_PATHS = frozenset({"/chat/upload"})
 
 
 def request_context_tween_factory(
     handler: Callable[[Request], Response], registry: Registry
 ) -> Callable[[Request], Response]:
-    max_body = int(registry["kefu.settings"]["http.max_body_bytes"])
+    settings = registry["kefu.settings"]
+    max_body = int(settings["http.max_body_bytes"])
+    # Uploads carry a whole attachment plus the multipart framing around it.
+    max_upload = max(max_body, int(settings["messaging.max_attachment_bytes"]) + 64 * 1024)
 
     def tween(request: Request) -> Response:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
         request.request_id = request_id
         with log_context(request_id=request_id):
-            too_big = _body_too_large(request, max_body)
+            limit = max_upload if request.path in UPLOAD_PATHS else max_body
+            too_big = _body_too_large(request, limit)
             if too_big is not None:
                 return too_big
             response = handler(request)

@@ -33,6 +33,9 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/interactions/{interaction_id}/hangup"): {},
     ("POST", "/interactions/{interaction_id}/complete"): {"disposition": "resolved"},
     ("POST", "/interactions/{interaction_id}/reply"): {"text": "An engineer is on the way."},
+    ("POST", "/interactions/{interaction_id}/typing"): {"active": True},
+    ("POST", "/interactions/{interaction_id}/read"): {
+        "upto": "00000000-0000-4000-8000-000000000001"},
 }
 
 

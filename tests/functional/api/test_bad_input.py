@@ -200,3 +200,23 @@ def test_unknown_routes_and_methods_answer_json(world: World) -> None:
     assert error(response)["code"] == "not_found"
     response = world.owner.bearer.api("PUT", "/customers", {"name": "x"}, status=405)
     assert error(response)["code"] == "method_not_allowed"
+
+
+def test_a_chat_upload_may_be_as_large_as_an_attachment_but_no_larger(
+        world: World, factory: Any) -> None:
+    """Uploads hold a whole file: their limit is the attachment limit (plus framing), not the
+    JSON API's; past it they are refused before anything is read into memory."""
+    settings = factory.platform.settings
+    api_limit = settings["http.max_body_bytes"]
+    file_limit = settings["messaging.max_attachment_bytes"]
+    assert file_limit > api_limit  # the defaults this test is about
+    client = world.owner.bearer
+    over_api = b"x" * (api_limit + 1)
+    # Past the tween (no 413), the upload view refuses the missing chat token instead.
+    refused = client.post("/chat/upload?key=nobody", over_api,
+                          headers={"Content-Type": "application/octet-stream"}, status="*")
+    assert refused.status_int != 413
+    too_big = b"x" * (file_limit + 64 * 1024 + 1)
+    response = client.post("/chat/upload?key=nobody", too_big,
+                           headers={"Content-Type": "application/octet-stream"}, status=413)
+    assert error(response)["code"] == "payload_too_large"
