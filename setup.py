@@ -21,6 +21,7 @@ setup(
             "dsl/*.lark",
             "platform/templates/**/*",
             "platform/static/**/*",
+            "channels/webchat/static/*",
             "platform/migrations/*.py",
             "platform/migrations/*.mako",
             "platform/migrations/versions/*.py",

@@ -7,7 +7,8 @@ returned, so a message the sender saw accepted is stored (persist-before-ack). E
 an SMTP reply with an enhanced status code (RFC 3463) and a sentence naming the problem:
 
 ==========  =====================================================================
-451 4.3.0   the host could not store the message now (the sender's MTA retries)
+451 4.3.0   the host could not store the message, or check a recipient, now (the sender's
+            MTA retries)
 452 4.5.3   too many recipients in one message
 421 4.7.0   too many connections at once
 550 5.7.1   recipient not served here, or the host refused the message
@@ -22,10 +23,11 @@ accepted, and the client can go on sending.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -71,8 +73,17 @@ class _Handler:
         if len(envelope.rcpt_tos) >= listener.max_recipients:
             return (f"452 4.5.3 Too many recipients: at most {listener.max_recipients} "
                     "per message")
-        if listener.accept_recipient is not None and not listener.accept_recipient(address):
-            return f"550 5.7.1 <{_reply_text(address, 200)}>: no such recipient here (not relaying)"
+        if listener.accept_recipient is not None:
+            try:
+                verdict = listener.accept_recipient(address)
+                # A host's address directory is often a database: it may answer later.
+                accepted = await verdict if inspect.isawaitable(verdict) else verdict
+            except DeliveryDeferred as exc:
+                return (f"451 4.3.0 <{_reply_text(address, 200)}>: cannot check the recipient "
+                        f"now, please retry: {_reply_text(str(exc), 200)}")
+            if not accepted:
+                return (f"550 5.7.1 <{_reply_text(address, 200)}>: no such recipient here "
+                        "(not relaying)")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 Recipient OK"
@@ -122,6 +133,9 @@ class _SMTP(SMTP):
         ):
             status = (f"552 5.3.4 Message too big: this server accepts at most "
                       f"{self._listener.max_message_bytes} bytes")
+            peer = self.session.peer if self.session is not None else None
+            log.info("refused a message from %s over the size limit of %s bytes", peer,
+                     self._listener.max_message_bytes)
         await super().push(status)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -161,7 +175,9 @@ class SmtpListener:
         max_message_bytes: larger messages are refused with 552 (advertised as SIZE).
         max_recipients: more recipients per message get 452.
         max_connections: connections beyond this get 421.
-        accept_recipient: predicate for RCPT TO addresses; None accepts every address.
+        accept_recipient: predicate for RCPT TO addresses (may be a coroutine function;
+            raising DeliveryDeferred answers 451 so the sender retries); None accepts every
+            address.
         tls_context: offer STARTTLS with this context (RFC 3207).
         require_starttls: refuse mail until the client has started TLS.
         idle_timeout: seconds a silent client keeps its connection.
@@ -178,7 +194,7 @@ class SmtpListener:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_recipients: int = DEFAULT_MAX_RECIPIENTS,
         max_connections: int = 200,
-        accept_recipient: Callable[[str], bool] | None = None,
+        accept_recipient: Callable[[str], bool | Awaitable[bool]] | None = None,
         tls_context: ssl.SSLContext | None = None,
         require_starttls: bool = False,
         idle_timeout: float = 300.0,

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from kefu.platform.configs.models import ConfigStatus, ConfigVersion
 from kefu.platform.db import paginate, utcnow
-from kefu.platform.tenancy.sequences import lock_in_tenant, next_in_tenant
 from kefu.platform.tenancy.scope import current_tenant_id
+from kefu.platform.tenancy.sequences import lock_in_tenant, next_in_tenant
 
 
 class ConfigError(ValueError):

@@ -168,6 +168,13 @@ class Intake:
             raise UnknownAddress(f"no tenant declares {DSL_KIND[inbound.channel]} "
                                  f"{inbound.to_address!r}")
         with self.platform.session(tenant_id) as db:
+            if inbound.external_id:
+                stored = db.scalar(sa.select(Message).where(
+                    Message.channel == inbound.channel,
+                    Message.external_id == inbound.external_id))
+                if stored is not None:  # a redelivery: nothing changes
+                    return Received(tenant_id, stored.interaction_id, stored.id,
+                                    stored.customer_id, False, False)
             loaded = self.platform.configs.deployed(tenant_id)
             declared = _declaration(loaded, inbound.channel, inbound.to_address)
             customer = self._customer(db, inbound)

@@ -164,11 +164,14 @@ def test_an_sms_finds_or_makes_its_customer_and_waits_in_the_channel_queue(
         acme: Desk, factory: Any) -> None:
     intake = Intake(factory.platform)
     first = intake.receive(sms("My meter is broken", external_id="smsc-1"))
-    assert first.created and first.new_conversation
+    assert first.created
+    assert first.new_conversation
     again = intake.receive(sms("My meter is broken", external_id="smsc-1"))  # redelivered
-    assert not again.created and again.message_id == first.message_id
+    assert not again.created
+    assert again.message_id == first.message_id
     second = intake.receive(sms("It is at 5 Main Street", external_id="smsc-2"))
-    assert second.interaction_id == first.interaction_id and not second.new_conversation
+    assert second.interaction_id == first.interaction_id
+    assert not second.new_conversation
 
     interaction = rows(factory, acme.admin.tenant, Interaction)[0]
     assert (interaction.state, interaction.queue) == (State.QUEUED, "billing")
@@ -191,8 +194,10 @@ def test_the_queued_sms_is_offered_to_a_ready_agent_who_replies_on_sms(
     li.api("POST", f"/interactions/{chat['id']}/accept")
     sent = li.api("POST", f"/interactions/{chat['id']}/reply",
                   {"text": "Yes, paid on 3 March. 已付款。"}, status=201).json
-    assert sent["channel"] == "sms" and sent["direction"] == "outbound"
-    assert sent["status"] == "queued" and sent["recipients"] == ["+8613800138000"]
+    assert sent["channel"] == "sms"
+    assert sent["direction"] == "outbound"
+    assert sent["status"] == "queued"
+    assert sent["recipients"] == ["+8613800138000"]
     assert sent["author_agent_id"] == agent["id"]
     assert sent["in_reply_to"] is not None  # the customer's message it answers
 
@@ -225,7 +230,8 @@ def test_a_reply_threads_into_its_conversation_only_from_the_same_customer(
     forged = intake.receive(email("Let me in", sender="mallory@evil.example",
                                   message_id="<m3@evil.example>",
                                   replying_to=("<m1@example.cn>",)))
-    assert forged.interaction_id != first.interaction_id and forged.new_conversation
+    assert forged.interaction_id != first.interaction_id
+    assert forged.new_conversation
 
 
 def test_a_reply_to_an_ended_thread_starts_a_new_conversation_that_remembers_the_old(
@@ -235,10 +241,12 @@ def test_a_reply_to_an_ended_thread_starts_a_new_conversation_that_remembers_the
     acme.admin.bearer.api("POST", f"/interactions/{first.interaction_id}/hangup")
     later = intake.receive(email("Another question", message_id="<q2@example.cn>",
                                  replying_to=("<q1@example.cn>",)))
-    assert later.new_conversation and later.interaction_id != first.interaction_id
+    assert later.new_conversation
+    assert later.interaction_id != first.interaction_id
     with factory.session(acme.admin.tenant) as db:
         row = db.get(Interaction, later.interaction_id)
-        assert row is not None and row.data["continues"] == str(first.interaction_id)
+        assert row is not None
+        assert row.data["continues"] == str(first.interaction_id)
         assert row.state == State.QUEUED
 
 
@@ -249,9 +257,11 @@ def test_automated_mail_is_kept_but_raises_nothing(acme: Desk, factory: Any) -> 
     assert rows(factory, acme.admin.tenant, AutomationEvent) == []
     with factory.session(acme.admin.tenant) as db:
         row = db.get(Interaction, received.interaction_id)
-        assert row is not None and row.state == State.CREATED  # nobody is asked to answer
+        assert row is not None
+        assert row.state == State.CREATED
         message = db.get(Message, received.message_id)
-        assert message is not None and message.headers["automated"] is True
+        assert message is not None
+        assert message.headers["automated"] is True
 
 
 # ---------------------------------------------------------------------- attachments
@@ -273,12 +283,15 @@ def test_attachments_are_stored_once_by_content_and_refused_ones_are_named(
     assert store.read(stored[0].storage_ref) == photo.data
     assert one.rejected_attachments == ()
     assert len(two.rejected_attachments) == 2
-    assert "tool.exe" in two.rejected_attachments[0] and "not accepted" in \
+    assert "tool.exe" in two.rejected_attachments[0]
+    assert "not accepted" in \
         two.rejected_attachments[0]
-    assert "huge.pdf" in two.rejected_attachments[1] and "at most" in two.rejected_attachments[1]
+    assert "huge.pdf" in two.rejected_attachments[1]
+    assert "at most" in two.rejected_attachments[1]
     with factory.session(acme.admin.tenant) as db:
         message = db.get(Message, two.message_id)
-        assert message is not None and message.body_text == "same photo again"  # kept
+        assert message is not None
+        assert message.body_text == "same photo again"
         assert message.headers["rejected_attachments"] == list(two.rejected_attachments)
 
 
@@ -294,7 +307,8 @@ def test_a_chat_runs_the_channel_flow_and_the_customer_answers_it(
     again = intake.open_conversation(
         acme.admin.tenant.id, Channel.CHAT, to_address="acme-widget", from_address="visitor-1",
         external_id="chat-1")
-    assert not again.created and again.interaction_id == opened.interaction_id
+    assert not again.created
+    assert again.interaction_id == opened.interaction_id
 
     def bot_says() -> list[str]:
         return [m.body_text for m in rows(factory, acme.admin.tenant, Message,
@@ -386,7 +400,8 @@ def test_a_transient_failure_is_retried_later_and_then_sent_once(
         dispatcher = Dispatcher(factory.platform, clock=lambda: now)
         assert dispatcher.deliver(tenant_id, message_id) == MessageStatus.QUEUED
         waiting = status_of(factory, tenant_id, message_id)
-        assert waiting.error == "SMSC throttled" and waiting.attempts == 1
+        assert waiting.error == "SMSC throttled"
+        assert waiting.attempts == 1
         assert (tenant_id, message_id) not in dispatcher.due()  # backing off
         assert dispatcher.deliver(tenant_id, message_id) is None
         now += dt.timedelta(seconds=6)
@@ -468,3 +483,13 @@ def test_a_rule_routing_request_queues_the_conversation_once(acme: Desk, factory
     # Another tenant's id is simply unknown.
     other = factory.tenant()
     assert route_requested(factory.platform, other.id, asked_id) is False
+
+
+def test_the_first_mail_of_a_thread_delivered_twice_is_stored_once(
+        acme: Desk, factory: Any) -> None:
+    intake = Intake(factory.platform)
+    first = intake.receive(email("Question", message_id="<root@example.cn>"))
+    again = intake.receive(email("Question", message_id="<root@example.cn>"))
+    assert (again.created, again.interaction_id, again.message_id) == (
+        False, first.interaction_id, first.message_id)
+    assert len(rows(factory, acme.admin.tenant, Interaction)) == 1
