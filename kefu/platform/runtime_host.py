@@ -31,6 +31,8 @@ RUNTIME_SERVICES: list[str] = [
     "kefu.platform.automation.sweep:automation_service",
     "kefu.platform.flows.sweep:run_flow_timers",
     "kefu.platform.messaging.outbound:run_outbound",
+    "kefu.platform.messaging.sms_host:run_sms",
+    "kefu.platform.messaging.email_host:run_email",
     "kefu.platform.routing.host:run_routing_requests",
 ]
 HEARTBEAT_SECONDS = 10.0

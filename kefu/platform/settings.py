@@ -181,13 +181,18 @@ SPECS: tuple[SettingSpec, ...] = (
                 "Seconds between IMAP polls (IDLE is used when the server offers it)."),
     SettingSpec("sms.smpp_url", _parse_str, "",
                 "SMSC to bind as a transceiver, e.g. `smpp://system_id:password@smsc.example:2775"
-                "?system_type=&source_ton=1`. Empty: no SMPP."),
+                "?system_type=&default_sender=10690756` (other client settings as query "
+                "parameters, see docs/sms.md). Empty: no SMPP."),
     SettingSpec("sms.kannel_sendsms_url", _parse_str, "",
                 "Kannel smsbox sendsms URL with credentials, e.g. `http://127.0.0.1:13013/"
                 "cgi-bin/sendsms?username=kefu&password=…`. Used when no SMPP URL is set."),
     SettingSpec("sms.kannel_secret", _parse_str, "",
                 "Shared secret Kannel's MO and delivery-report callbacks must carry "
                 "(`secret=` query parameter). Empty: the callbacks are refused."),
+    SettingSpec("sms.kannel_callback_url", _parse_str, "",
+                "kefu's address as Kannel reaches it, e.g. `http://10.0.0.5:8000`; the "
+                "dlr-url kefu gives Kannel is this plus `/channels/kannel/dlr`. Empty: "
+                "`http://127.0.0.1:<http.port>` (Kannel on the same host)."),
     SettingSpec("webchat.max_sessions", _parse_positive_int, "20000",
                 "Web chat websockets one process holds; more are refused with 4429 (busy)."),
     SettingSpec("acd.ring_timeout", _parse_positive_int, "20",

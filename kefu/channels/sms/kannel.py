@@ -11,9 +11,9 @@ Receiving: Kannel calls kefu for every MO message through an ``sms-service``'s `
 and for every delivery report through the ``dlr-url``. kefu expects exactly these templates
 (the web layer passes the raw query string to :func:`parse_mo` / :func:`parse_dlr`)::
 
-    get-url = "https://KEFU/sms/kannel/mo?from=%p&to=%P&text=%b&coding=%c&charset=%C\
+    get-url = "https://KEFU/channels/kannel/mo?from=%p&to=%P&text=%b&coding=%c&charset=%C\
                &udh=%u&smsc=%i&id=%I&ts=%T"                        (one line in kannel.conf)
-    dlr-url = https://KEFU/sms/kannel/dlr?ref=<kefu's reference>\
+    dlr-url = https://KEFU/channels/kannel/dlr?ref=<kefu's reference>\
               &type=%d&answer=%A&to=%p&from=%P&smsc=%i&ts=%T       (built by kefu per message)
 
 ``%b`` is the message exactly as received (``%a`` would collapse whitespace); ``%c`` and

@@ -18,8 +18,9 @@ transaction, together with its ``job_runs`` ledger row, it
             published) and, for a ticket this firing opened, its assignment
    callback an outbound voice interaction in the queue (``routing.request``) and a
             ``callback.requested`` event
-   set      ``ticket.<field>`` through the workflow engine; other names into the
-            interaction's ``data.vars``
+   set      ``ticket.<field>`` through the workflow engine; ``customer.unsubscribed``
+            into the customer's ``opt_outs`` (the event's channel); other names into
+            the interaction's ``data.vars``
    tag      into the interaction's ``data.tags``
    webhook  an HTTP request from a job of its own (:mod:`.webhooks`)
    ======== ===============================================================================
@@ -68,6 +69,7 @@ from kefu.platform.automation.models import (
 )
 from kefu.platform.automation.notify import notify
 from kefu.platform.configs.cache import ConfigCache, LoadedConfig
+from kefu.platform.customers.models import Customer
 from kefu.platform.db import utcnow
 from kefu.platform.events.after_commit import publish_after_commit
 from kefu.platform.identity.members import MemberService
@@ -103,6 +105,8 @@ CHANNELS = {"sms": Channel.SMS, "email": Channel.EMAIL, "fax": Channel.FAX,
             "webchat": Channel.CHAT, "chat": Channel.CHAT, "voice": Channel.VOICE,
             "kiosk": Channel.KIOSK}
 ENDED = ("call.ended", "chat.ended", "interaction.ended")
+#: ``set customer.unsubscribed = true`` opts the customer out of the event's channel.
+UNSUBSCRIBED = "customer.unsubscribed"
 
 
 def message_topic(tenant_id: uuid.UUID) -> str:
@@ -453,6 +457,8 @@ class _FiringRun:
 
     def _set(self, index: int, action: RuleAction) -> dict[str, Any]:
         var = action.var or ""
+        if var == UNSUBSCRIBED:
+            return self._unsubscribe(action)
         ticket = self.created or self.ticket
         if var.startswith("ticket.") and ticket is not None:
             field = var.removeprefix("ticket.")
@@ -465,6 +471,26 @@ class _FiringRun:
         data["vars"] = {**dict(data.get("vars") or {}), var: _json(action.value)}
         self.interaction.data = data
         return {"ok": True, "interaction_id": str(self.interaction.id), "var": var}
+
+    def _unsubscribe(self, action: RuleAction) -> dict[str, Any]:
+        """``set customer.unsubscribed = true|false``: the customer opts out of (or back
+        into) the channel the event came on; the dispatcher then sends them nothing there
+        but replies to their own messages."""
+        customer_id = self._customer_id()
+        customer = self.db.get(Customer, customer_id) if customer_id is not None else None
+        if customer is None:
+            return {"ok": False, "error": "no customer to (un)subscribe"}
+        message = dict((self.event.data or {}).get("message") or {})
+        channel = (self.interaction.channel if self.interaction is not None
+                   else CHANNELS.get(str(message.get("channel") or "")))
+        if channel is None:
+            return {"ok": False, "error": "no channel to (un)subscribe from"}
+        opt_outs = [c for c in (customer.opt_outs or []) if c != channel.value]
+        if action.value:
+            opt_outs.append(channel.value)
+        customer.opt_outs = opt_outs  # a new list, so the JSON column is written
+        return {"ok": True, "customer_id": str(customer.id), "var": UNSUBSCRIBED,
+                "channel": channel.value, "unsubscribed": bool(action.value)}
 
     def _tag(self, index: int, action: RuleAction) -> dict[str, Any]:
         if self.interaction is None:

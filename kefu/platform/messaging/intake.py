@@ -432,11 +432,18 @@ class Intake:
                 log.warning("interaction %s: flow not started: %s", interaction.id, exc)
         if declared is not None and declared.queue:
             try:
-                RoutingService(self.platform, db, tenant_id).enqueue(
+                result = RoutingService(self.platform, db, tenant_id).enqueue(
                     interaction, declared.queue, attrs={"channel": interaction.channel.value})
             except (UnknownQueue, NoRouting) as exc:
                 log.warning("interaction %s: not queued in %s: %s", interaction.id,
                             declared.queue, exc)
+                return
+            if result.status == "closed":
+                # Out of hours: a message waits for the queue to open (the routing-request
+                # sweep tries again), unlike a call, which the flow sends elsewhere.
+                interaction.queue = declared.queue
+                interaction.data = {**(interaction.data or {}), "routing": {
+                    "kind": "channel", "queue": declared.queue, "closed": True}}
 
 
 def _declaration(loaded: LoadedConfig | None, channel: Channel,

@@ -289,6 +289,10 @@ class Dispatcher:
                               message.id)
                 return self._failed(db, message, f"internal error: {type(exc).__name__}",
                                     permanent=False)
+            # A delivery receipt may have been written while the sender worked: read the row
+            # again so that "sent" never overwrites "delivered".
+            db.commit()
+            db.refresh(message)
             if delivered.external_id:
                 message.external_id = delivered.external_id[:998]
             if delivered.headers:

@@ -144,14 +144,14 @@ def route_requested(platform: Platform, tenant_id: uuid.UUID, interaction_id: uu
         if swept and not {"routing", "callback"} & set(interaction.data or {}):
             return False
         try:
-            RoutingService(platform, db, tenant_id).enqueue(
+            result = RoutingService(platform, db, tenant_id).enqueue(
                 interaction, interaction.queue, attrs={"channel": interaction.channel.value})
         except (UnknownQueue, NoRouting, InvalidTransition) as exc:
             log.warning("interaction %s: rule's routing request not carried out: %s",
                         interaction_id, exc)
             return False
         db.commit()
-        return True
+        return result.status != "closed"  # closed: the sweep tries again later
 
 
 def _stale_requests(platform: Platform) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -88,7 +88,10 @@ def configure(platform: Platform, **overrides: Any) -> Configurator:
 
 #: Modules with an ``includeme`` adding channel HTTP routes outside ``/api/v1`` (each is
 #: authenticated by its own means: a chat visitor token, a gateway's shared secret).
-CHANNEL_ROUTES: tuple[str, ...] = ()
+CHANNEL_ROUTES: tuple[str, ...] = (
+    "kefu.platform.messaging.sms_callbacks",  # Kannel MO and DLR
+    "kefu.platform.messaging.webchat_http",  # widget script, chat uploads and downloads
+)
 
 
 def make_wsgi_app(platform: Platform, **overrides: Any) -> Any:

@@ -21,7 +21,7 @@ template 退订确认 "您已退订燃气服务短信,回复 DY 可重新订阅�
 rule 短信退订 "短信退订" {
   on sms.received
   when matches(lower(message.text), "^\s*(td|t|stop|unsubscribe|退订|ｔｄ)\s*[.!。!]?\s*$")
-  set customer.sms_opt_out = true
+  set customer.unsubscribed = true
   reply 退订确认
 }
 """
@@ -45,7 +45,7 @@ def sms(text: str) -> InboundSms:
 def test_unsubscribe_keywords_opt_the_customer_out_and_reply_to_the_sender(text: str) -> None:
     [firing] = engine().handle(received(sms(text))).firings
     opt_out, reply = firing.actions
-    assert (opt_out.kind, opt_out.var, opt_out.value) == ("set", "customer.sms_opt_out", True)
+    assert (opt_out.kind, opt_out.var, opt_out.value) == ("set", "customer.unsubscribed", True)
     assert (reply.kind, reply.channel, reply.to) == ("reply", "sms", "+8613800138000")
     assert reply.text == "您已退订燃气服务短信,回复 DY 可重新订阅。"
 

@@ -493,3 +493,24 @@ def test_the_first_mail_of_a_thread_delivered_twice_is_stored_once(
     assert (again.created, again.interaction_id, again.message_id) == (
         False, first.interaction_id, first.message_id)
     assert len(rows(factory, acme.admin.tenant, Interaction)) == 1
+
+
+def test_a_message_out_of_hours_waits_for_its_queue_to_open(
+        alice: Actor, factory: Any, wsgi_app: Any) -> None:
+    from kefu.platform.routing.host import route_requested
+
+    shut = CONFIG.replace('queue billing "Billing" {', 'calendar shut {\n  open mon 08:00-08:01\n'
+                          '  closed 2020-01-01..2099-12-31 "closed for good"\n}\n\n'
+                          'queue billing "Billing" {\n  calendar shut')
+    deploy(factory, alice.tenant, shut)
+    received = Intake(factory.platform).receive(sms("Anyone there at night?"))
+    desk = Desk(alice, factory, wsgi_app)
+    waiting = desk.get({"id": str(received.interaction_id)})
+    assert (waiting["state"], waiting["queue"]) == ("created", "billing")
+    assert waiting["data"]["routing"]["closed"] is True
+    assert route_requested(factory.platform, alice.tenant.id, received.interaction_id,
+                           swept=True) is False  # still closed
+    deploy(factory, alice.tenant, CONFIG)  # the queue opens
+    assert route_requested(factory.platform, alice.tenant.id, received.interaction_id,
+                           swept=True) is True
+    assert desk.get({"id": str(received.interaction_id)})["state"] == "queued"

@@ -117,6 +117,12 @@ class _PermanentDeliveryError(Exception):
     """An inbound PDU kefu will never be able to read: answer ESME_RX_P_APPN."""
 
 
+class DeliveryRefused(SmppError):
+    """Raised by the host's ``on_message``/``on_receipt`` for a message it will never take
+    (no tenant has the number it was sent to): the deliver_sm is answered ``ESME_RX_P_APPN``
+    so the SMSC stops retrying, instead of ``ESME_RX_T_APPN`` and redelivery forever."""
+
+
 @dataclass(frozen=True, slots=True)
 class SmppSettings:
     """How to reach and talk to one SMSC account. Times are in seconds."""
@@ -564,7 +570,7 @@ class SmppClient:
         assert isinstance(pdu.body, DeliverSm)
         try:
             await self._deliver(pdu.body)
-        except _PermanentDeliveryError as exc:
+        except (_PermanentDeliveryError, DeliveryRefused) as exc:
             log.error("SMPP %s: refusing deliver_sm (sequence %d) for good: %s",
                       self.peer, pdu.sequence, exc)
             return CommandStatus.ESME_RX_P_APPN
@@ -602,8 +608,12 @@ class SmppClient:
             raise _PermanentDeliveryError(f"message from {sender}: {exc}") from exc
         if done is not None:
             key, assembled = done
-            await self.on_message(InboundSms(sender, recipient, assembled.text, now, "smpp",
-                                             parts=assembled.total))
+            try:
+                await self.on_message(InboundSms(sender, recipient, assembled.text, now, "smpp",
+                                                 parts=assembled.total))
+            except DeliveryRefused:
+                self.reassembler.release(key, now=asyncio.get_running_loop().time())
+                raise
             self.reassembler.release(key, now=asyncio.get_running_loop().time())
         await self._expire_parts()
 
@@ -620,6 +630,9 @@ class SmppClient:
         for index, message in enumerate(waiting):
             try:
                 await self.on_message(message)
+            except DeliveryRefused as exc:
+                log.error("SMPP %s: dropping a partial message from %s: %s", self.peer,
+                          message.sender, exc)
             except Exception:
                 log.exception("SMPP %s: the host could not take a partial message; retrying later",
                               self.peer)
