@@ -25,6 +25,8 @@ from tests.browser.conftest import UPLOAD_LIMIT, CustomerSite, Kefu
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAIT_MS = 20_000
+# Every expectation may wait this long: a loaded 2-core CI machine is slow, never wrong.
+expect.set_options(timeout=WAIT_MS)
 # A 1x1 PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")

@@ -22,7 +22,7 @@ import re
 import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from kefu.channels.email.imap import ImapSettings
 from kefu.channels.email.relay import RelaySettings
@@ -90,15 +90,11 @@ def _security(scheme: str, tls_scheme: str, host: str, starttls: bool | None) ->
     return Security.STARTTLS if starttls else Security.NONE
 
 
-def parse_relay_url(url: str, *, where: str = "email.relay_url") -> RelaySettings:
-    """``smtp[s]://[user[:password]@]host[:port][?starttls=…&timeout=…]`` → RelaySettings.
-
-    Raises:
-        EmailSettingError: naming ``where`` and what is wrong.
-    """
+def _split_url(url: str, scheme: str, where: str) -> tuple[SplitResult, str, int | None]:
+    """``url`` split, checked to be ``scheme://`` or ``schemes://`` with a host."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in {"smtp", "smtps"}:
-        raise EmailSettingError(f"{where}: the scheme must be smtp:// or smtps://, "
+    if parts.scheme not in {scheme, scheme + "s"}:
+        raise EmailSettingError(f"{where}: the scheme must be {scheme}:// or {scheme}s://, "
                                 f"not {parts.scheme or 'missing'!r}")
     try:
         host, port = parts.hostname, parts.port
@@ -106,6 +102,16 @@ def parse_relay_url(url: str, *, where: str = "email.relay_url") -> RelaySetting
         raise EmailSettingError(f"{where}: {exc}") from None
     if not host:
         raise EmailSettingError(f"{where}: the URL names no host")
+    return parts, host, port
+
+
+def parse_relay_url(url: str, *, where: str = "email.relay_url") -> RelaySettings:
+    """``smtp[s]://[user[:password]@]host[:port][?starttls=…&timeout=…]`` → RelaySettings.
+
+    Raises:
+        EmailSettingError: naming ``where`` and what is wrong.
+    """
+    parts, host, port = _split_url(url, "smtp", where)
     query = parse_qs(parts.query)
     security = _security(parts.scheme, "smtps", host, _flag(query, "starttls", where))
     default_port = 465 if security is Security.SSL else 587
@@ -122,16 +128,7 @@ def parse_imap_url(url: str, *, address: str | None, where: str) -> ImapSettings
     Raises:
         EmailSettingError: naming ``where`` and what is wrong.
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"imap", "imaps"}:
-        raise EmailSettingError(f"{where}: the scheme must be imap:// or imaps://, "
-                                f"not {parts.scheme or 'missing'!r}")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError as exc:
-        raise EmailSettingError(f"{where}: {exc}") from None
-    if not host:
-        raise EmailSettingError(f"{where}: the URL names no host")
+    parts, host, port = _split_url(url, "imap", where)
     if not parts.username or parts.password is None:
         raise EmailSettingError(f"{where}: the URL must carry the login as user:password@")
     query = parse_qs(parts.query)
