@@ -52,6 +52,16 @@ async def heartbeat(platform: Platform, stopping: asyncio.Event) -> None:
             await asyncio.wait_for(stopping.wait(), HEARTBEAT_SECONDS)
 
 
+async def cancel_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel a service's helper tasks and wait until each has ended (their errors were
+    logged where they happened; on the way out they must not stop the others' cleanup)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 def _load(path: str) -> Service:
     module_name, _, attribute = path.partition(":")
     return getattr(importlib.import_module(module_name), attribute)

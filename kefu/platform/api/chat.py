@@ -20,7 +20,6 @@ from kefu.platform.api.schemas import Body, Out
 from kefu.platform.db import utcnow
 from kefu.platform.identity.permissions import Permission
 from kefu.platform.interactions.models import Channel, Direction, Interaction, Message
-from kefu.platform.messaging.webchat import typing_topic
 
 #: Receipt events carry at most this many message ids each (events have a size limit).
 RECEIPT_BATCH = 500
@@ -49,9 +48,7 @@ class TypingIn(Body):
      body=TypingIn)
 def agent_typing(request: Request, interaction_id: uuid.UUID, body: TypingIn) -> None:
     interaction, agent = _chat(request, interaction_id)
-    # Nothing is written, so nothing to wait for: published at once (a read-only
-    # transaction never commits, and an after-commit event would never go).
-    request.platform.bus.publish(typing_topic(interaction.tenant_id), {
+    request.publish("chat.typing", {
         "interaction_id": str(interaction.id), "who": "agent", "active": body.active,
         "agent_id": str(agent.id) if agent is not None else None})
 

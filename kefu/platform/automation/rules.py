@@ -75,6 +75,7 @@ from kefu.platform.events.after_commit import publish_after_commit
 from kefu.platform.identity.members import MemberService
 from kefu.platform.identity.models import Membership
 from kefu.platform.interactions.models import (
+    CHANNEL_OF_KIND,
     Channel,
     Direction,
     Interaction,
@@ -84,6 +85,7 @@ from kefu.platform.interactions.models import (
 )
 from kefu.platform.jobs import JobAlreadyDone, JobContext, enqueue_after_commit, job
 from kefu.platform.jobs.api import describe_error
+from kefu.platform.messaging.outbound import announce
 from kefu.platform.tenancy.scope import bind_tenant
 from kefu.platform.tickets.models import Ticket
 from kefu.platform.tickets.workflow import TicketWorkflow
@@ -101,16 +103,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: DSL channel names → the platform's channels.
-CHANNELS = {"sms": Channel.SMS, "email": Channel.EMAIL, "fax": Channel.FAX,
-            "webchat": Channel.CHAT, "chat": Channel.CHAT, "voice": Channel.VOICE,
-            "kiosk": Channel.KIOSK}
+CHANNELS = CHANNEL_OF_KIND
 ENDED = ("call.ended", "chat.ended", "interaction.ended")
 #: ``set customer.unsubscribed = true`` opts the customer out of the event's channel.
 UNSUBSCRIBED = "customer.unsubscribed"
-
-
-def message_topic(tenant_id: uuid.UUID) -> str:
-    return f"tenant.{tenant_id}.message.queued"
 
 
 @job(retries=5, retry_delays=[2, 10, 60, 300, 900])
@@ -374,9 +370,7 @@ class _FiringRun:
             headers={"X-Kefu-Rule": self.row.rule, "X-Kefu-Firing": str(self.row.id)})
         self.db.add(message)
         self.db.flush()
-        self._publish(message_topic(self.row.tenant_id), {
-            "message_id": str(message.id), "interaction_id": str(interaction.id),
-            "channel": channel.value, "rule": self.row.rule})
+        announce(self.db, self.host.bus, message, rule=self.row.rule)
         return {"ok": True, "message_id": str(message.id),
                 "interaction_id": str(interaction.id), "channel": channel.value, "to": to}
 
@@ -552,5 +546,5 @@ def _prefill(config: Any, workflow: str, data: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-__all__ = ["CHANNELS", "RulesHost", "action_data", "handle_event", "message_topic"]
+__all__ = ["CHANNELS", "RulesHost", "action_data", "handle_event"]
 

@@ -36,6 +36,8 @@ from kefu.platform.flows.lookups import perform_lookup, remember_platform
 from kefu.platform.flows.models import FlowSession, FlowStatus
 from kefu.platform.interactions.lifecycle import InteractionLifecycle
 from kefu.platform.interactions.models import (
+    CHANNEL_OF_KIND,
+    DSL_KINDS,
     Channel,
     Direction,
     Interaction,
@@ -43,6 +45,7 @@ from kefu.platform.interactions.models import (
     MessageStatus,
 )
 from kefu.platform.jobs import enqueue_after_commit
+from kefu.platform.messaging.outbound import announce
 from kefu.runtime.ivr import actions as a
 from kefu.runtime.ivr import events as e
 from kefu.runtime.ivr.interpreter import Interpreter, InvalidEvent, IvrError
@@ -73,12 +76,6 @@ DUE_BATCH = 100
 #: What a text channel shows for a ``play`` step that has no text of its own.
 AUDIO_PLACEHOLDER = "[audio: {audio}]"
 
-#: The platform's channels as the DSL names them (``channel webchat … -> flow``).
-DSL_KINDS: dict[Channel, str] = {
-    Channel.CHAT: "webchat", Channel.SMS: "sms", Channel.EMAIL: "email",
-    Channel.KIOSK: "kiosk", Channel.FAX: "fax", Channel.VOICE: "voice",
-}
-_CHANNELS: dict[str, Channel] = {**{v: k for k, v in DSL_KINDS.items()}, "chat": Channel.CHAT}
 #: The interaction outcome of a flow that ended while the interaction was still in it.
 #: ``answered`` (the ACD has it) and ``returned`` (the agent's side takes it back) end nothing.
 OUTCOMES: dict[str, Outcome] = {
@@ -124,11 +121,6 @@ class Turn:
     @property
     def outcome(self) -> str | None:
         return self.session.outcome
-
-
-def message_topic(tenant_id: uuid.UUID) -> str:
-    """Where queued outbound messages are announced (the same topic messaging rules use)."""
-    return f"tenant.{tenant_id}.message.queued"
 
 
 def _iso_map(timers: dict[str, dt.datetime]) -> dict[str, str]:
@@ -591,8 +583,8 @@ class _Run:
         if to is None and interaction.from_address:
             to = interaction.from_address
         sender = interaction.to_address if channel == interaction.channel else next(
-            (c.address for c in self.loaded.config.channels if _CHANNELS.get(c.kind) == channel),
-            None)
+            (c.address for c in self.loaded.config.channels
+             if CHANNEL_OF_KIND.get(c.kind) == channel), None)
         stamp = utcnow()
         if self._stamp is not None and stamp <= self._stamp:
             stamp = self._stamp + dt.timedelta(microseconds=1)  # keep the order they were said
@@ -604,9 +596,7 @@ class _Run:
             headers={"X-Kefu-Flow": self.session.flow, **(headers or {})})
         self.db.add(message)
         self.db.flush()
-        self._publish(message_topic(self.host.tenant_id), {
-            "message_id": str(message.id), "interaction_id": str(interaction.id),
-            "channel": channel.value, "flow": self.session.flow})
+        announce(self.db, self.host.platform.bus, message, flow=self.session.flow)
         self.messages.append(message)
         return message
 
@@ -668,7 +658,7 @@ class _Run:
         return e.TicketCreated(str(ticket.number), action.request_id)
 
     def _send(self, action: a.SendMessage) -> None:
-        channel = _CHANNELS.get(action.channel)
+        channel = CHANNEL_OF_KIND.get(action.channel)
         if channel is None or not action.to:
             log.warning("flow session %s: cannot send on %r to %r", self.session.id,
                         action.channel, action.to)

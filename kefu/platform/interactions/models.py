@@ -27,6 +27,17 @@ class Channel(enum.StrEnum):
     KIOSK = "kiosk"
 
 
+#: The platform's channels as the DSL names them (``channel webchat … -> flow``).
+DSL_KINDS: dict[Channel, str] = {
+    Channel.CHAT: "webchat", Channel.SMS: "sms", Channel.EMAIL: "email",
+    Channel.KIOSK: "kiosk", Channel.FAX: "fax", Channel.VOICE: "voice",
+}
+#: DSL channel names (``send … sms``, ``channel email``) → the platform's channels; rules may
+#: also say ``chat``.
+CHANNEL_OF_KIND: dict[str, Channel] = {**{kind: ch for ch, kind in DSL_KINDS.items()},
+                                       "chat": Channel.CHAT}
+
+
 class Direction(enum.StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"

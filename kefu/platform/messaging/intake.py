@@ -39,6 +39,7 @@ from kefu.platform.customers.models import Customer, CustomerEmail, CustomerPhon
 from kefu.platform.db import utcnow
 from kefu.platform.events.after_commit import publish_after_commit
 from kefu.platform.interactions.models import (
+    DSL_KINDS,
     Attachment,
     Channel,
     Direction,
@@ -49,6 +50,7 @@ from kefu.platform.interactions.models import (
 from kefu.platform.interactions.services import InteractionService
 from kefu.platform.messaging.attachments import AttachmentRejected, AttachmentStore
 from kefu.platform.messaging.bindings import normalize_address, resolve_address
+from kefu.platform.tenancy.scope import bind_tenant
 
 if TYPE_CHECKING:
     from kefu.platform.configs.cache import LoadedConfig
@@ -56,9 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The DSL's channel kind of each platform channel.
-DSL_KIND = {Channel.CHAT: "webchat", Channel.EMAIL: "email", Channel.SMS: "sms",
-            Channel.VOICE: "voice", Channel.FAX: "fax", Channel.KIOSK: "kiosk"}
 _OPEN = (InteractionState.CREATED, InteractionState.IN_FLOW, InteractionState.QUEUED,
          InteractionState.OFFERED, InteractionState.CONNECTED, InteractionState.WRAP_UP)
 _WITH_ACD = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.CONNECTED,
@@ -147,7 +146,7 @@ class Intake:
     def tenant_for(self, channel: Channel, address: str) -> uuid.UUID | None:
         """The tenant that declared ``channel <kind> "<address>"``, or None."""
         with self.platform.session() as db:
-            return resolve_address(db, DSL_KIND[channel], address)
+            return resolve_address(db, DSL_KINDS[channel], address)
 
     def declared(self, tenant_id: uuid.UUID, channel: Channel,
                  address: str) -> ir.Channel | None:
@@ -163,11 +162,14 @@ class Intake:
             UnknownAddress: no tenant declares ``inbound.to_address`` on this channel.
             ConversationEnded: a chat message for a session that has ended.
         """
-        tenant_id = inbound.tenant_id or self.tenant_for(inbound.channel, inbound.to_address)
-        if tenant_id is None:
-            raise UnknownAddress(f"no tenant declares {DSL_KIND[inbound.channel]} "
-                                 f"{inbound.to_address!r}")
-        with self.platform.session(tenant_id) as db:
+        # One session: the address directory is platform-level, then the session is scoped.
+        with self.platform.session() as db:
+            tenant_id = inbound.tenant_id or resolve_address(
+                db, DSL_KINDS[inbound.channel], inbound.to_address)
+            if tenant_id is None:
+                raise UnknownAddress(f"no tenant declares {DSL_KINDS[inbound.channel]} "
+                                     f"{inbound.to_address!r}")
+            bind_tenant(db, tenant_id)
             if inbound.external_id:
                 stored = db.scalar(sa.select(Message).where(
                     Message.channel == inbound.channel,
@@ -342,8 +344,8 @@ class Intake:
         from_address = inbound.from_address
         to_address = inbound.to_address
         if channel in (Channel.SMS, Channel.EMAIL):
-            from_address = normalize_address(DSL_KIND[channel], from_address)
-            to_address = normalize_address(DSL_KIND[channel], to_address)
+            from_address = normalize_address(DSL_KINDS[channel], from_address)
+            to_address = normalize_address(DSL_KINDS[channel], to_address)
         interaction = Interaction(
             channel=channel, direction=Direction.INBOUND,
             customer_id=customer.id if customer is not None else None,
@@ -450,7 +452,7 @@ def _declaration(loaded: LoadedConfig | None, channel: Channel,
                  address: str) -> ir.Channel | None:
     if loaded is None:
         return None
-    kind = DSL_KIND[channel]
+    kind = DSL_KINDS[channel]
     wanted = normalize_address(kind, address)
     return next((c for c in loaded.config.channels
                  if c.kind == kind and normalize_address(kind, c.address) == wanted), None)

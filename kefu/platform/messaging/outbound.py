@@ -331,6 +331,8 @@ class Dispatcher:
 
 async def run_outbound(platform: Platform, stopping: asyncio.Event) -> None:
     """Runtime service: deliver announced messages at once, and sweep for due retries."""
+    from kefu.platform.runtime_host import cancel_tasks
+
     dispatcher = Dispatcher(platform)
     subscription = await platform.bus.subscribe(patterns=["tenant.*.message.queued"])
     pending: asyncio.Queue[tuple[uuid.UUID, uuid.UUID]] = asyncio.Queue()
@@ -363,9 +365,5 @@ async def run_outbound(platform: Platform, stopping: asyncio.Event) -> None:
     try:
         await stopping.wait()
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_tasks(tasks)
         await subscription.close()

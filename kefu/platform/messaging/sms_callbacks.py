@@ -4,8 +4,8 @@
 Both are authenticated by ``sms.kannel_secret`` (the ``secret=`` parameter, compared in
 constant time); with no secret configured they are refused. Answers are plain text, because
 Kannel logs them: 200 stored, 400 a call kefu cannot read (the reason names the parameter),
-403 no or wrong secret, 404 a number no tenant declares or a report for no message, 503 a
-final report for a message still being sent (Kannel may retry it).
+403 no or wrong secret, 404 a number no tenant declares or a report for no message (a report
+for a message still being sent is recorded at once, by kefu's id in the reference).
 
 The query string is read raw: UCS-2 messages arrive as UTF-16BE bytes that only
 :func:`~kefu.channels.sms.kannel.parse_mo` knows how to decode (with Kannel's ``charset``).
@@ -29,7 +29,7 @@ from kefu.channels.sms.kannel import KannelCallbackError, parse_dlr, parse_mo
 from kefu.channels.sms.messages import DeliveryReceipt
 from kefu.platform.interactions.models import Channel, Direction, Message, MessageStatus
 from kefu.platform.messaging.intake import UnknownAddress
-from kefu.platform.messaging.outbound import Outbox
+from kefu.platform.messaging.outbound import Outbox, set_status
 from kefu.platform.messaging.sms_host import (
     KANNEL_DLR_PATH,
     KANNEL_MO_PATH,
@@ -125,33 +125,31 @@ def _record(request: Request, tenant_id: uuid.UUID, receipt: DeliveryReceipt,
         error = receipt.state + (f" ({receipt.error})" if receipt.error else "")
     platform = request.platform
     with platform.session(tenant_id) as db:
-        message = Outbox(platform, db).mark(Channel.SMS, receipt.message_id, status,
-                                            error=error, at=receipt.done_at)
+        # The reference is kefu's own message id, so the report finds its message whether or
+        # not the dispatcher has recorded the send yet (Kannel may report before sendsms
+        # answers); the dispatcher re-reads the message after sending and never moves it back.
+        message = _sent_by_us(db, receipt.message_id)
+        if message is not None:
+            set_status(db, platform.bus, message, status, error=error, at=receipt.done_at)
+        else:
+            message = Outbox(platform, db).mark(Channel.SMS, receipt.message_id, status,
+                                                error=error, at=receipt.done_at)
         if message is not None:
             db.commit()
             return _answer(200, f"message {message.id} is {message.status.value}")
-        queued = _still_sending(db, receipt.message_id)
-    if not queued:
-        log.warning("Kannel DLR names no SMS of tenant %s: %s", tenant_id, receipt.message_id)
-        return _answer(404, f"no SMS {receipt.message_id} was sent")
-    if status in (MessageStatus.DELIVERED, MessageStatus.FAILED):
-        # The report outran the dispatcher: recording it now would be overwritten.
-        log.info("Kannel DLR for %s came before the send was recorded; asking for a retry",
-                 receipt.message_id)
-        return _answer(503, f"message {receipt.message_id} is still being sent; retry")
-    return _answer(200, "the message is still being sent; nothing to record")
+    log.warning("Kannel DLR names no SMS of tenant %s: %s", tenant_id, receipt.message_id)
+    return _answer(404, f"no SMS {receipt.message_id} was sent")
 
 
-def _still_sending(db: Session, reference: str) -> bool:
-    """Whether ``reference`` (a message id) is an SMS of this tenant still queued."""
+def _sent_by_us(db: Session, reference: str) -> Message | None:
+    """The outbound SMS of this tenant whose kefu id is ``reference``, or None."""
     try:
         message_id = uuid.UUID(hex=reference)
     except ValueError:
-        return False
-    status = db.scalar(sa.select(Message.status).where(
+        return None
+    return db.scalar(sa.select(Message).where(
         Message.id == message_id, Message.channel == Channel.SMS,
         Message.direction == Direction.OUTBOUND))
-    return status == MessageStatus.QUEUED
 
 
 def includeme(config: Configurator) -> None:

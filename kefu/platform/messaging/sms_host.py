@@ -66,6 +66,7 @@ from kefu.platform.messaging.outbound import (
     Outbox,
     register_sender,
 )
+from kefu.platform.runtime_host import cancel_tasks
 from kefu.platform.tenancy.scope import cross_tenant
 
 if TYPE_CHECKING:
@@ -524,11 +525,7 @@ class SmppService:
         finally:
             unregister()
             await self.client.stop()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_tasks(tasks)
             await subscription.close()
 
     async def _retry_on_status(self, subscription: Any) -> None:

@@ -23,7 +23,7 @@ from kefu.platform.configs.models import ConfigStatus, ConfigVersion
 from kefu.platform.context import Platform
 from kefu.platform.routing.registry import state_prefix
 from kefu.platform.routing.service import NoRouting, RoutingService
-from kefu.platform.runtime_host import node_id
+from kefu.platform.runtime_host import cancel_tasks, node_id
 from kefu.platform.tenancy.scope import cross_tenant
 from kefu.runtime.state.reconcile import Reconciler
 
@@ -201,7 +201,5 @@ async def run_routing_requests(platform: Platform, stopping: asyncio.Event) -> N
             except Exception:
                 log.exception("routing request sweep failed")
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
+        await cancel_tasks([listener])
         await subscription.close()

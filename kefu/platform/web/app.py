@@ -39,6 +39,9 @@ def _publish(request: Request, name: str, data: dict[str, Any]) -> None:
 
     publish_after_commit(request.db, request.platform.bus, tenant_topic(request.tenant.id, name),
                          data)
+    # A request that writes nothing (an agent typing) would end in a read-only transaction
+    # that zope.sqlalchemy never commits, and the event would never go: make it commit.
+    zope.sqlalchemy.mark_changed(request.db)
 
 
 def _platform(request: Request) -> Platform:

@@ -42,6 +42,7 @@ from kefu.platform.tenancy.scope import cross_tenant
 from tests.channels.email.peers import Received, SmtpSink, require
 from tests.factories import Factory
 from tests.integration.servers import start_kefu, stop
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 WAIT = 60.0
@@ -93,16 +94,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def eventually(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
-    """Poll ``check`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class LoopThread:
@@ -228,7 +219,7 @@ def mail(settings: Any, platform: Platform, backend: str, redis_url: str,
         except OSError:
             return False
 
-    eventually(listening, "kefu's SMTP listener", timeout=20)
+    wait_until(listening, "kefu's SMTP listener", timeout=20)
     try:
         yield MailSystem(own, loop, sink, responder, smtp_port)
     finally:
@@ -315,4 +306,4 @@ def quiet(system: MailSystem) -> None:
                 Message.status == MessageStatus.QUEUED))
         return not pending and not queued
 
-    eventually(lambda: idle() and (time.sleep(0.3) or idle()), "the mail system to settle")
+    wait_until(lambda: idle() and (time.sleep(0.3) or idle()), "the mail system to settle")

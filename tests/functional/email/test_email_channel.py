@@ -25,8 +25,8 @@ from tests.functional.email.conftest import (
     MESSAGE_ID_DOMAIN,
     MailSystem,
     MailTenant,
-    eventually,
     quiet,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_mail_is_acknowledged_and_the_customers_reply_threads_into_the_same_inte
     acme = mail_tenant()
     sent_ok(system.swaks("--header", "Subject: Meter reading", "--body",
                          "My meter reads 4182.\nPlease check.", sender="li.lei@example.cn"))
-    (first,) = eventually(acme.inbound, "the mail to be stored")
+    (first,) = wait_until(acme.inbound, "the mail to be stored")
     assert first.subject == "Meter reading"
     assert first.body_text.strip() == "My meter reads 4182.\nPlease check."
     assert first.sender == "li.lei@example.cn"
@@ -62,7 +62,7 @@ def test_mail_is_acknowledged_and_the_customers_reply_threads_into_the_same_inte
     assert interaction.queue == "general"
 
     # The rule's acknowledgement reaches the relay: automatic, threaded, null reverse-path.
-    (delivered,) = eventually(lambda: system.sent_to("li.lei@example.cn"), "the acknowledgement")
+    (delivered,) = wait_until(lambda: system.sent_to("li.lei@example.cn"), "the acknowledgement")
     ack = parse_email(delivered.raw)
     assert delivered.envelope_from == ""
     assert header(delivered.raw, "Auto-Submitted") == "auto-replied"
@@ -72,7 +72,7 @@ def test_mail_is_acknowledged_and_the_customers_reply_threads_into_the_same_inte
     assert "We will answer within a day." in ack.text
     assert ack.message_id is not None
     assert ack.message_id.endswith("@" + MESSAGE_ID_DOMAIN)
-    stored_ack = eventually(lambda: acme.messages(Message.direction == Direction.OUTBOUND,
+    stored_ack = wait_until(lambda: acme.messages(Message.direction == Direction.OUTBOUND,
                                                   Message.status == MessageStatus.SENT),
                             "the acknowledgement marked sent")
     assert stored_ack[0].external_id == ack.message_id
@@ -84,7 +84,7 @@ def test_mail_is_acknowledged_and_the_customers_reply_threads_into_the_same_inte
         "--add-header", f"In-Reply-To: <{ack.message_id}>",
         "--add-header", f"References: <{first.headers['message_id']}> <{ack.message_id}>",
         "--body", "The meter number is A-778.", sender="li.lei@example.cn"))
-    reply = eventually(lambda: len(acme.inbound()) == 2 and acme.inbound()[1],
+    reply = wait_until(lambda: len(acme.inbound()) == 2 and acme.inbound()[1],
                        "the reply to be stored")
     assert reply.interaction_id == interaction.id
     assert [i.id for i in acme.interactions()] == [interaction.id]
@@ -99,7 +99,7 @@ def test_mail_is_acknowledged_and_the_customers_reply_threads_into_the_same_inte
     with acme.session() as db:
         Outbox(system.platform, db).reply(db.merge(interaction), "We read it again: 4128.")
         db.commit()
-    delivered_reply = eventually(lambda: len(system.sent_to("li.lei@example.cn")) == 2
+    delivered_reply = wait_until(lambda: len(system.sent_to("li.lei@example.cn")) == 2
                                  and system.sent_to("li.lei@example.cn")[1], "the agent's reply")
     answer = parse_email(delivered_reply.raw)
     assert answer.text.strip() == "We read it again: 4128."
@@ -120,7 +120,7 @@ def test_html_mail_is_stored_with_safe_text(system: MailSystem, mail_tenant: Mak
         "--body", '<html><head><style>p{color:red}</style></head><body><p>Hello <b>there</b>'
                   '</p><script>steal(document.cookie)</script><a href="javascript:x()">'
                   'click</a></body></html>'))
-    (message,) = eventually(acme.inbound, "the mail to be stored")
+    (message,) = wait_until(acme.inbound, "the mail to be stored")
     assert "Hello there" in message.body_text
     assert "steal" not in message.body_text
     assert "color:red" not in message.body_text
@@ -144,14 +144,14 @@ def test_gbk_subject_sender_name_and_body_are_decoded(system: MailSystem,
         "--add-header", "Content-Type: text/plain; charset=GBK",
         "--add-header", "Content-Transfer-Encoding: base64",
         "--body", body, sender="zhu.rong@example.cn"))
-    (message,) = eventually(acme.inbound, "the mail to be stored")
+    (message,) = wait_until(acme.inbound, "the mail to be stored")
     assert message.subject == "燃气费账单有误"
     assert message.body_text.strip() == "您好，我家的燃气表读数不对，户号 3301-2287。"
     with acme.session() as db:
         (customer,) = db.scalars(sa.select(Customer))
         assert customer.name == "朱蓉"
     # The acknowledgement's subject goes out in UTF-8 (RFC 2047) and reads the same.
-    (delivered,) = eventually(lambda: system.sent_to("zhu.rong@example.cn"), "the answer")
+    (delivered,) = wait_until(lambda: system.sent_to("zhu.rong@example.cn"), "the answer")
     assert parse_email(delivered.raw).subject == "Re: 燃气费账单有误"
 
 
@@ -165,7 +165,7 @@ def test_attachments_are_stored_by_hash_and_oversized_ones_refused_with_a_reason
     document.write_bytes(content)
     sent_ok(system.swaks("--header", "Subject: bill attached", "--body", "see attachment",
                          "--attach-type", "application/pdf", "--attach", f"@{document}"))
-    (message,) = eventually(acme.inbound, "the mail to be stored")
+    (message,) = wait_until(acme.inbound, "the mail to be stored")
     (attachment,) = message.attachments
     assert attachment.filename == "账单-2024-05.pdf"
     assert attachment.content_type == "application/pdf"
@@ -178,7 +178,7 @@ def test_attachments_are_stored_by_hash_and_oversized_ones_refused_with_a_reason
     huge.write_bytes(b"%PDF-1.4\n" + b"0" * (MAX_ATTACHMENT_BYTES + 1000))
     sent_ok(system.swaks("--header", "Subject: big scan", "--body", "the scan",
                          "--attach-type", "application/pdf", "--attach", f"@{huge}"))
-    second = eventually(lambda: len(acme.inbound()) == 2 and acme.inbound()[1],
+    second = wait_until(lambda: len(acme.inbound()) == 2 and acme.inbound()[1],
                         "the second mail to be stored")
     assert second.body_text.strip() == "the scan"  # the message is kept...
     assert second.attachments == []  # ...without the file, and says why
@@ -192,7 +192,7 @@ def test_attachments_are_stored_by_hash_and_oversized_ones_refused_with_a_reason
 def test_inline_images_keep_their_content_id(system: MailSystem, mail_tenant: Make) -> None:
     acme = mail_tenant()
     sent_ok(system.swaks("--data", f"@{FIXTURES / 'inline_image.eml'}"))
-    (message,) = eventually(acme.inbound, "the mail to be stored")
+    (message,) = wait_until(acme.inbound, "the mail to be stored")
     inline = [a for a in message.attachments if a.content_id]
     assert inline
     assert inline[0].content_type.startswith("image/")
@@ -235,16 +235,16 @@ def test_a_tenants_mailbox_delivers_only_into_that_tenant(system: MailSystem,
     other = mail_tenant("Support@Other.test")
     sent_ok(system.swaks("--header", "Subject: for other", "--body", "other only",
                          to="support@other.test"))
-    (message,) = eventually(other.inbound, "the mail in the other tenant")
+    (message,) = wait_until(other.inbound, "the mail in the other tenant")
     assert message.body_text.strip() == "other only"
-    (delivered,) = eventually(lambda: system.sent_to("li.lei@example.cn"), "other's answer")
+    (delivered,) = wait_until(lambda: system.sent_to("li.lei@example.cn"), "other's answer")
     ack = parse_email(delivered.raw)
     assert ack.from_address.address == "Support@Other.test"
 
     # Quoting the other tenant's Message-ID to acme's mailbox lands in acme, as a new thread.
     sent_ok(system.swaks("--add-header", f"In-Reply-To: <{ack.message_id}>",
                          "--header", "Subject: Re: for other", "--body", "to acme"))
-    (in_acme,) = eventually(acme.inbound, "the mail in acme")
+    (in_acme,) = wait_until(acme.inbound, "the mail in acme")
     assert in_acme.body_text.strip() == "to acme"
     quiet(system)
     assert len(other.inbound()) == 1
@@ -255,7 +255,7 @@ def test_a_tenants_mailbox_delivers_only_into_that_tenant(system: MailSystem,
     # One mail to both mailboxes: each tenant stores its own copy.
     sent_ok(system.swaks("--header", "Subject: to both", "--body", "both",
                          to="help@mailco.test,support@other.test"))
-    eventually(lambda: len(acme.inbound()) == 2 and len(other.inbound()) == 2, "both copies")
+    wait_until(lambda: len(acme.inbound()) == 2 and len(other.inbound()) == 2, "both copies")
     assert acme.inbound()[1].recipients == ["help@mailco.test"]
     assert other.inbound()[1].recipients == ["support@other.test"]
 
@@ -269,7 +269,7 @@ def test_an_auto_responder_loop_stops_after_one_automatic_answer(
     sent_ok(system.swaks("--header", "Subject: Invoice 2024-05", "--body", "Please see.",
                          sender="boss@responder.test"))
     # kefu acknowledges; the responder answers the acknowledgement; then it must stop.
-    eventually(lambda: len(acme.inbound()) == 2, "the responder's answer to be stored")
+    wait_until(lambda: len(acme.inbound()) == 2, "the responder's answer to be stored")
     quiet(system)
     assert len(system.sent_to("boss@responder.test")) == 1
     assert len(system.responder.answers) == 1
@@ -289,7 +289,7 @@ def test_an_auto_responder_loop_stops_after_one_automatic_answer(
 def test_a_bounce_is_stored_but_never_answered(system: MailSystem, mail_tenant: Make) -> None:
     acme = mail_tenant()
     sent_ok(system.swaks("--data", f"@{FIXTURES / 'bounce_dsn.eml'}", sender="<>"))
-    (bounce,) = eventually(acme.inbound, "the bounce to be stored")
+    (bounce,) = wait_until(acme.inbound, "the bounce to be stored")
     quiet(system)
     assert bounce.headers["automated"] is True
     assert bounce.headers["mail_kind"] == "bounce"
@@ -318,7 +318,7 @@ def test_malformed_and_oversized_mail_is_refused_and_the_listener_keeps_serving(
     assert any("over the size limit" in r.getMessage() for r in caplog.records)
 
     sent_ok(system.swaks("--header", "Subject: still here?", "--body", "a good one"))
-    (message,) = eventually(acme.inbound, "the good mail to be stored")
+    (message,) = wait_until(acme.inbound, "the good mail to be stored")
     assert message.subject == "still here?"
 
 

@@ -13,7 +13,7 @@ import pytest
 from kefu.platform.context import Platform
 from kefu.platform.runtime_host import RuntimeHost
 from tests.channels.email.peers import DovecotServer
-from tests.functional.email.conftest import MailSystem, MailTenant, eventually, quiet
+from tests.functional.email.conftest import MailSystem, MailTenant, quiet, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -71,10 +71,10 @@ def test_an_imap_mailbox_is_polled_into_its_tenant_and_marked_seen_once_stored(
     host = RuntimeHost(poller, services=["kefu.platform.messaging.email_host:run_email"])
     system.loop.call(host.start())
     try:
-        stored = eventually(lambda: len(acme.inbound()) == 2 and acme.inbound(),
+        stored = wait_until(lambda: len(acme.inbound()) == 2 and acme.inbound(),
                             "both mails to be stored")
-        eventually(lambda: seen(dovecot) == [True, True], "the mails to be marked seen")
-        eventually(lambda: any("not delivering UID 1 of Unclaimed" in r.getMessage()
+        wait_until(lambda: seen(dovecot) == [True, True], "the mails to be marked seen")
+        wait_until(lambda: any("not delivering UID 1 of Unclaimed" in r.getMessage()
                                for r in caplog.records), "the unclaimed mail to be passed over")
     finally:
         system.loop.call(host.stop())

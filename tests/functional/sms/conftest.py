@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from tests.functional.automation.conftest import (  # noqa: F401 - fixtures used
     settle,
     tenancy,
 )
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -102,16 +102,6 @@ def loop(auto_platform: Platform) -> Iterator[Loop]:  # noqa: F811
     running.close()
 
 
-def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
-    """Poll ``check`` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
