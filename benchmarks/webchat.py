@@ -120,6 +120,16 @@ def create_postgres_database(url: str) -> tuple[str, Any]:
     return db_url, drop
 
 
+def describe_log_line(line: str) -> str:
+    """A server log line in short: its message and the last line of its traceback."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line
+    exc = str(entry.get("exc") or "").strip().splitlines()
+    return f"{entry.get('logger')}: {entry.get('msg')}" + (f" -- {exc[-1]}" if exc else "")
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -289,7 +299,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", metavar="FILE",
-                        help="run the server under cProfile and write its stats to FILE")
+                        help="sample the server with py-spy while messages flow; "
+                             "raw stacks to FILE")
     args = parser.parse_args()
 
     fd_limit = raise_fd_limit(args.sessions * 2 + 4096)  # the server inherits it
@@ -308,6 +319,7 @@ def main() -> None:
     else:
         env["KEFU_DATABASE_URL"] = f"sqlite:///{workdir / 'kefu.sqlite3'}"
     server = None
+    profiler: subprocess.Popen[bytes] | None = None
     try:
         kefu("db", "upgrade", env=env)
         kefu("tenant", "add", "bench", "--name", "Bench", env=env)
@@ -316,10 +328,8 @@ def main() -> None:
         (tenant_dir / "tenant.kefu").write_text(CONFIG, encoding="utf-8")
         kefu("apply", str(tenant_dir), "--tenant", "bench", "-m", "bench", env=env)
         port = free_port()
-        command = [sys.executable]
-        if args.profile:
-            command += ["-m", "cProfile", "-o", args.profile]
-        command += ["-m", "kefu.platform.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command = [sys.executable, "-m", "kefu.platform.cli", "serve", "--host", "127.0.0.1",
+                   "--port", str(port)]
         log_path = workdir / "server.log"
         with log_path.open("wb") as log_file:
             server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -358,12 +368,20 @@ def main() -> None:
         cpu0 = stats.cpu_seconds()
         t0 = time.perf_counter()
         go.set()
+        if args.profile:  # samples every thread of the server while the messages flow
+            profiler = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                 "record", "-p", str(server.pid), "-d",
+                 str(int(args.duration)), "-r", "100", "-f", "raw", "-o", args.profile,
+                 "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         reports = [out.get(timeout=args.duration + 120) for _ in workers]
         wall = time.perf_counter() - t0
         cpu = stats.cpu_seconds() - cpu0
         rss_after = stats.rss_mb()
         for worker in workers:
             worker.join(timeout=30)
+        if profiler is not None:
+            profiler.wait(timeout=args.duration + 60)
     finally:
         if server is not None:
             server.terminate()
@@ -374,6 +392,9 @@ def main() -> None:
         if drop_database is not None:
             with contextlib.suppress(Exception):
                 drop_database()
+    server_errors = [line for line in (workdir / "server.log").read_text(
+        errors="replace").splitlines()
+        if '"level": "error"' in line or " ERROR " in line or line.startswith("Traceback")]
     shutil.rmtree(workdir, ignore_errors=True)
 
     latencies = [x for r in reports for x in r["latencies"]]
@@ -409,8 +430,11 @@ def main() -> None:
     print(f"client CPU              {sum(r['cpu'] for r in reports):.1f} s in "
           f"{len(reports)} processes")
     print(f"machine                 {os.cpu_count()} cores")
+    print(f"server errors logged    {len(server_errors)}")
+    for line in server_errors[:5]:
+        print(f"    {describe_log_line(line)[:300]}")
     if args.profile:
-        print(f"profile                 {args.profile} (python -m pstats {args.profile})")
+        print(f"profile                 {args.profile} (py-spy raw stacks: one line per stack)")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.dsl import ir
-from kefu.runtime.expressions import evaluate
-from kefu.runtime.forms import validate_field
+from kefu.runtime.forms import check_form, visible
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
@@ -322,76 +321,20 @@ def form_schema(form: ir.Form, locale: str) -> dict[str, Any]:
     return {"id": form.id, "title": form.title or form.id, "fields": fields}
 
 
-_PROBLEMS = {
-    "en": {"required": "This field is required.", "type": "This is not a valid {type}.",
-           "pattern": "This does not have the expected format.",
-           "length": "Use {min} to {max} characters.", "range": "Use a number from {min} to "
-           "{max}.", "choices": "Choose one of: {choices}.",
-           "unknown": "This form has no field {name}."},
-    "zh_CN": {"required": "此项为必填项。", "type": "这不是有效的{type}。",
-              "pattern": "格式不正确。", "length": "请输入 {min} 到 {max} 个字符。",
-              "range": "请输入 {min} 到 {max} 之间的数字。", "choices": "请选择：{choices}。",
-              "unknown": "表单中没有字段 {name}。"},
-}
-
-
-class _FormScope:
-    """What a field's ``when`` condition sees: the other answers, by field name."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self.values = values
-
-    def lookup(self, path: str) -> Any:
-        return self.values.get(path.removeprefix("form."))
-
-    def calendar_open(self, calendar_id: str) -> bool:
-        return False
-
-    def calendar_holiday(self, calendar_id: str) -> bool:
-        return False
-
-
 def validate_form(form: ir.Form, values: Mapping[str, str],
                   locale: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Check the pre-chat answers with the DSL's rules.
+    """Check the pre-chat answers with the DSL's rules (:func:`kefu.runtime.forms.check_form`,
+    the same check every form of the tenant gets).
 
     Returns:
-        ``(clean, errors)``: the answers of the form's fields (unknown names dropped) and, per
-        field name, the message to show (the rule's own message in the DSL when it has one).
+        ``(clean, errors)``: the answers of the form's fields that apply (unknown names
+        dropped) and, per field name, the message to show (the rule's own message in the DSL
+        when it has one).
     """
-    texts = _PROBLEMS.get(locale, _PROBLEMS["en"])
-    errors: dict[str, str] = {}
-    clean: dict[str, str] = {}
-    known = {f.id for f in form.fields}
-    for name in values:
-        if name not in known:
-            errors[name] = texts["unknown"].format(name=name)
-    scope = _FormScope(values)
-    for fld in form.fields:
-        if fld.when is not None:
-            try:
-                applies = bool(evaluate(fld.when, scope))
-            except Exception:  # a condition the answers cannot decide: ask the field
-                applies = True
-            if not applies:
-                continue
-        value = values.get(fld.id, "")
-        if value == "":
-            if _required(fld):
-                rule = _rule(fld, "required")
-                errors[fld.id] = (_pick(rule.message, locale) if rule else None) \
-                    or texts["required"]
-            continue
-        problem = validate_field(fld, value)
-        if problem is None:
-            clean[fld.id] = value
-            continue
-        kind, message = problem
-        bounds = _rule(fld, kind)
-        low, high = bounds.value if bounds is not None and kind in ("length", "range") \
-            else (None, None)
-        errors[fld.id] = _pick(message, locale) or texts.get(kind, texts["pattern"]).format(
-            type=fld.type, min=low, max=high, choices=", ".join(fld.choices))
+    answers = dict(values)
+    errors = check_form(form, dict(answers), locale)
+    clean = {f.id: answers[f.id] for f in form.fields
+             if answers.get(f.id, "") != "" and f.id not in errors and visible(f, answers)}
     return clean, errors
 
 

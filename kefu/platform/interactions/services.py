@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from kefu.platform.agents.models import Agent
 from kefu.platform.customers.models import Customer
-from kefu.platform.db import paginate
+from kefu.platform.db import paginate, utcnow, uuid7
 from kefu.platform.interactions.models import (
     Channel,
     Direction,
@@ -133,7 +133,8 @@ class InteractionService:
 
     def add_message(self, interaction: Interaction, fields: dict[str, Any], *,
                     jobs: JobQueue | None = None,
-                    raise_events: bool = True) -> tuple[Message, bool]:
+                    raise_events: bool = True,
+                    looked_up: bool = False, flush: bool = True) -> tuple[Message, bool]:
         """Store a message of the interaction's channel. Returns ``(message, created)``.
 
         A new inbound message raises its event for the tenant's rules (``sms.received``...,
@@ -144,10 +145,13 @@ class InteractionService:
         interaction) returns the stored message and writes nothing; the same external id on
         another interaction raises DuplicateMessage, as does a concurrent duplicate that slips
         past the lookup and trips the unique constraint. ``raise_events=False`` stores an
-        automated message (auto-reply, bounce) that no rule may answer.
+        automated message (auto-reply, bounce) that no rule may answer. ``looked_up``: the
+        caller has just looked for the external id in this transaction and found nothing.
+        ``flush=False`` leaves the insert to the caller's next flush (many messages go in one
+        statement); a duplicate then surfaces as ``IntegrityError`` there.
         """
         external_id = fields.get("external_id")
-        if external_id is not None:
+        if external_id is not None and not looked_up:
             existing = self._by_external_id(interaction.channel, external_id)
             if existing is not None:
                 return self._replay(interaction, existing), False
@@ -155,11 +159,14 @@ class InteractionService:
         if fields.get("status") is None:
             fields["status"] = (MessageStatus.RECEIVED if fields["direction"] == Direction.INBOUND
                                 else MessageStatus.QUEUED)
+        fields.setdefault("id", uuid7())
+        fields.setdefault("created_at", utcnow())
         message = Message(interaction_id=interaction.id, customer_id=interaction.customer_id,
                           channel=interaction.channel, **fields)
         self.db.add(message)
         try:
-            self.db.flush()
+            if flush:
+                self.db.flush()
         except IntegrityError:
             # A concurrent request stored the same external id between the lookup and the
             # insert. No savepoint (pysqlite's SAVEPOINT handling would commit early), so the

@@ -28,7 +28,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -50,7 +50,7 @@ from kefu.platform.interactions.models import (
 from kefu.platform.interactions.services import InteractionService
 from kefu.platform.messaging.attachments import AttachmentRejected, AttachmentStore
 from kefu.platform.messaging.bindings import normalize_address, resolve_address
-from kefu.platform.tenancy.scope import bind_tenant
+from kefu.platform.tenancy.scope import bind_tenant, current_tenant_id
 
 if TYPE_CHECKING:
     from kefu.platform.configs.cache import LoadedConfig
@@ -164,44 +164,89 @@ class Intake:
         """
         # One session: the address directory is platform-level, then the session is scoped.
         with self.platform.session() as db:
-            tenant_id = inbound.tenant_id or resolve_address(
-                db, DSL_KINDS[inbound.channel], inbound.to_address)
-            if tenant_id is None:
-                raise UnknownAddress(f"no tenant declares {DSL_KINDS[inbound.channel]} "
-                                     f"{inbound.to_address!r}")
-            bind_tenant(db, tenant_id)
-            if inbound.external_id:
-                stored = db.scalar(sa.select(Message).where(
-                    Message.channel == inbound.channel,
-                    Message.external_id == inbound.external_id))
-                if stored is not None:  # a redelivery: nothing changes
-                    return Received(tenant_id, stored.interaction_id, stored.id,
-                                    stored.customer_id, False, False)
-            loaded = self.platform.configs.deployed(tenant_id)
-            declared = _declaration(loaded, inbound.channel, inbound.to_address)
-            customer = self._customer(db, inbound)
-            interaction, new = self._conversation(db, inbound, customer, loaded)
-            rejected: list[str] = []
-            fields = self._fields(inbound)
-            service = InteractionService(db)
-            message, created = service.add_message(
-                interaction, fields, jobs=self.platform.jobs,
-                raise_events=not inbound.automated)
-            if created:
-                rejected = self._attach(db, message, inbound)
-                if customer is not None:
-                    customer.last_contact_at = message.created_at
-                if not inbound.automated:
-                    self._advance(db, tenant_id, interaction, message, declared)
-                publish_after_commit(db, self.platform.bus, received_topic(tenant_id), {
-                    "interaction_id": str(interaction.id), "message_id": str(message.id),
-                    "channel": interaction.channel.value,
-                    "agent_id": str(interaction.agent_id) if interaction.agent_id else None,
-                    "automated": inbound.automated})
-            result = Received(tenant_id, interaction.id, message.id, interaction.customer_id,
-                              created, new, tuple(rejected))
+            result = self._receive_in(db, inbound)
             db.commit()
         return result
+
+    def receive_many(self, tenant_id: uuid.UUID,
+                     inbounds: Sequence[Inbound]) -> list[Received | Exception]:
+        """:meth:`receive` for several messages of one tenant in one transaction (a group
+        commit: one database write for a burst of chat messages instead of one each). Each
+        result is what :meth:`receive` returned or raised for that message; when any of them
+        fails, the transaction is rolled back and each is received on its own, so one bad
+        message never costs the others."""
+        if len(inbounds) > 1:
+            try:
+                with self.platform.session() as db:
+                    bind_tenant(db, tenant_id)
+                    known = _Known.read(db, inbounds)
+                    results: list[Received | Exception] = []
+                    for inbound in inbounds:
+                        try:
+                            results.append(self._receive_in(
+                                db, replace(inbound, tenant_id=tenant_id),
+                                known if inbound.channel == Channel.CHAT else None))
+                        except ConversationEnded as exc:  # refused before writing anything
+                            results.append(exc)
+                    db.commit()
+                return results
+            except Exception:  # noqa: S110 - each is retried alone below, which reports it
+                pass
+        out: list[Received | Exception] = []
+        for inbound in inbounds:
+            try:
+                out.append(self.receive(replace(inbound, tenant_id=tenant_id)))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _receive_in(self, db: Session, inbound: Inbound,
+                    known: _Known | None = None) -> Received:
+        tenant_id = inbound.tenant_id or resolve_address(
+            db, DSL_KINDS[inbound.channel], inbound.to_address)
+        if tenant_id is None:
+            raise UnknownAddress(f"no tenant declares {DSL_KINDS[inbound.channel]} "
+                                 f"{inbound.to_address!r}")
+        if current_tenant_id(db) != tenant_id:
+            bind_tenant(db, tenant_id)
+        if inbound.external_id:
+            stored = known.stored.get(inbound.external_id) if known is not None else db.scalar(
+                sa.select(Message).where(Message.channel == inbound.channel,
+                                         Message.external_id == inbound.external_id))
+            if stored is not None:  # a redelivery: nothing changes
+                return Received(tenant_id, stored.interaction_id, stored.id,
+                                stored.customer_id, False, False)
+        loaded = self.platform.configs.deployed(tenant_id)
+        declared = _declaration(loaded, inbound.channel, inbound.to_address)
+        customer = self._customer(db, inbound)
+        session = known.sessions.get(inbound.thread_id or "") if known is not None else None
+        if session is not None and session.state in _OPEN:
+            interaction, new = session, False
+        else:
+            interaction, new = self._conversation(db, inbound, customer, loaded)
+        rejected: list[str] = []
+        fields = self._fields(inbound)
+        service = InteractionService(db)
+        message, created = service.add_message(
+            interaction, fields, jobs=self.platform.jobs,
+            raise_events=not inbound.automated and _rules_listen(loaded, inbound.channel),
+            looked_up=bool(inbound.external_id), flush=known is None)
+        if known is not None and inbound.external_id:
+            known.stored[inbound.external_id] = message
+        if created:
+            rejected = self._attach(db, message, inbound)
+            if customer is not None:
+                customer.last_contact_at = message.created_at
+            if not inbound.automated:
+                self._advance(db, tenant_id, interaction, message, declared)
+            publish_after_commit(db, self.platform.bus, received_topic(tenant_id), {
+                "interaction_id": str(interaction.id), "message_id": str(message.id),
+                "external_id": message.external_id,
+                "channel": interaction.channel.value,
+                "agent_id": str(interaction.agent_id) if interaction.agent_id else None,
+                "automated": inbound.automated})
+        return Received(tenant_id, interaction.id, message.id, interaction.customer_id,
+                        created, new, tuple(rejected))
 
     # ------------------------------------------------------------------ chat sessions
     def open_conversation(self, tenant_id: uuid.UUID, channel: Channel, *, to_address: str,
@@ -386,6 +431,8 @@ class Intake:
 
     def _attach(self, db: Session, message: Message, inbound: Inbound) -> list[str]:
         rejected: list[str] = []
+        if not inbound.attachments:
+            return rejected
         for part in inbound.attachments:
             try:
                 stored = self.files.put(part.data, part.filename, part.content_type)
@@ -446,6 +493,37 @@ class Intake:
                 interaction.queue = declared.queue
                 interaction.data = {**(interaction.data or {}), "routing": {
                     "kind": "channel", "queue": declared.queue, "closed": True}}
+
+
+@dataclass
+class _Known:
+    """What :meth:`Intake.receive_many` reads once for a whole burst of chat messages:
+    those already stored (by external id) and the chat sessions they belong to."""
+
+    stored: dict[str, Message]
+    sessions: dict[str, Interaction]
+
+    @classmethod
+    def read(cls, db: Session, inbounds: Sequence[Inbound]) -> _Known:
+        chats = [i for i in inbounds if i.channel == Channel.CHAT]
+        external_ids = sorted({i.external_id for i in chats if i.external_id})
+        thread_ids = sorted({i.thread_id for i in chats if i.thread_id})
+        stored = {m.external_id: m for m in db.scalars(sa.select(Message).where(
+            Message.channel == Channel.CHAT, Message.external_id.in_(external_ids)))
+            if m.external_id} if external_ids else {}
+        sessions = {row.external_id: row for row in db.scalars(sa.select(Interaction).where(
+            Interaction.channel == Channel.CHAT, Interaction.external_id.in_(thread_ids)))
+            if row.external_id} if thread_ids else {}
+        return cls(stored, sessions)
+
+
+def _rules_listen(loaded: LoadedConfig | None, channel: Channel) -> bool:
+    """Whether a rule of the deployed config handles this channel's received event. Without
+    one, recording the event (a row and a rules job per message) would only cost writes."""
+    from kefu.platform.automation.events import MESSAGE_EVENTS
+
+    kind = MESSAGE_EVENTS[channel]
+    return loaded is not None and any(rule.event == kind for rule in loaded.config.rules)
 
 
 def _declaration(loaded: LoadedConfig | None, channel: Channel,

@@ -207,21 +207,33 @@ class Outbox:
 
 def set_status(db: Session, bus: EventBus | None, message: Message, status: MessageStatus, *,
                error: str | None = None, at: dt.datetime | None = None) -> bool:
-    """Move a message's status forward (and stamp when); False when it would go back."""
+    """Move a message's status forward (and stamp when); False when it would go back.
+
+    The move is one conditional UPDATE, not a read then a write: two reports for the same
+    message may arrive at once (Kannel posts "sent to the SMSC" and "delivered" together),
+    and the one read first must not overwrite the other when it commits last."""
     if _RANK[status] < _RANK[message.status] or status == message.status:
         return False
+    db.flush()  # the caller's own pending changes go first, so nothing below discards them
     at = at or utcnow()
-    message.status = status
+    values: dict[str, Any] = {"status": status}
     if status == MessageStatus.SENT:
-        message.sent_at = message.sent_at or at
+        values["sent_at"] = sa.func.coalesce(Message.sent_at, at)
     elif status == MessageStatus.DELIVERED:
-        message.delivered_at = message.delivered_at or at
+        values["delivered_at"] = sa.func.coalesce(Message.delivered_at, at)
     elif status == MessageStatus.READ:
-        message.read_at = message.read_at or at
-        message.delivered_at = message.delivered_at or at
+        values["read_at"] = sa.func.coalesce(Message.read_at, at)
+        values["delivered_at"] = sa.func.coalesce(Message.delivered_at, at)
     if error is not None:
-        message.error = error[:500]
-    db.flush()
+        values["error"] = error[:500]
+    behind = [s for s, rank in _RANK.items() if rank <= _RANK[status] and s != status]
+    moved = db.execute(
+        sa.update(Message).where(Message.id == message.id, Message.status.in_(behind))
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.expire(message, ["status", "sent_at", "delivered_at", "read_at", "error"])
+    if not moved:
+        return False
     _status_event(db, bus, message)
     return True
 

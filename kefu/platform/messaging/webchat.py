@@ -32,6 +32,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -59,6 +60,7 @@ from kefu.platform.messaging.intake import (
     ConversationEnded,
     Inbound,
     Intake,
+    Received,
     UnknownAddress,
 )
 from kefu.platform.messaging.outbound import Outbox, set_status
@@ -371,21 +373,72 @@ class ChatStore:
             db.commit()
             return message_id
 
-    def place(self, interaction_id: uuid.UUID) -> tuple[int, float | None] | None:
-        """Position and expected wait of a queued session, or None."""
+    def places(self, interaction_ids: Iterable[uuid.UUID]
+               ) -> dict[uuid.UUID, tuple[int, float | None]]:
+        """:meth:`place` of many sessions at once: one read of the queues for all of them."""
         from kefu.platform.routing.service import NoRouting, RoutingService
 
+        ids = list(interaction_ids)
+        if not ids:
+            return {}
         with self.session() as db:
-            interaction = db.get(Interaction, interaction_id)
-            if interaction is None or interaction.state != InteractionState.QUEUED:
-                return None
             try:
-                where = RoutingService(self.platform, db, self.tenant_id).where(interaction)
+                found = RoutingService(self.platform, db, self.tenant_id).places(ids)
             except NoRouting:
-                return None
-            if where.status != "queued" or where.position is None:
-                return None
-            return where.position, where.expected_wait
+                return {}
+        return dict(found)
+
+
+# ====================================================================== storing messages
+#: The most visitor messages stored in one transaction.
+WRITE_BATCH = 200
+# One thread per process stores visitors' messages: writers then never queue on the
+# database's write lock (SQLite's busy wait alone cost seconds under load), and the messages
+# that arrive while one burst is being written go together in the next (a group commit).
+_WRITER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kefu-chat-writer")
+
+
+class ChatWriter:
+    """Stores the visitors' messages of this process a burst at a time (see above)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.intake = Intake(platform)
+        self.pending: asyncio.Queue[tuple[Inbound, asyncio.Future[Received]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def receive(self, inbound: Inbound) -> Received:
+        """:meth:`Intake.receive` for a message of ``inbound.tenant_id``, written with the
+        others waiting at the same time. Raises what it raises."""
+        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
+        self.pending.put_nowait((inbound, future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._write_forever())
+        return await future
+
+    async def _write_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.pending.empty():
+            burst = [self.pending.get_nowait()]
+            while len(burst) < WRITE_BATCH and not self.pending.empty():
+                burst.append(self.pending.get_nowait())
+            by_tenant: dict[uuid.UUID, list[tuple[Inbound, asyncio.Future[Received]]]] = {}
+            for item in burst:
+                assert item[0].tenant_id is not None
+                by_tenant.setdefault(item[0].tenant_id, []).append(item)
+            for tenant_id, items in by_tenant.items():
+                try:
+                    results = await loop.run_in_executor(
+                        _WRITER_THREAD, self.intake.receive_many, tenant_id,
+                        [inbound for inbound, _ in items])
+                except Exception as exc:
+                    results = [exc] * len(items)
+                for (_, future), result in zip(items, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
 
 
 # ====================================================================== the hub
@@ -425,9 +478,10 @@ class Room:
             except Exception:
                 log.exception("chat session %s: handling %s failed", self.interaction_id, kind)
 
-    async def _handle(self, kind: str, data: dict[str, Any]) -> None:  # noqa: PLR0912
+    async def _handle(self, kind: str, data: dict[str, Any]) -> None:
         if kind in ("message.queued", "message.received", "sync.message"):
-            if data.get("channel", "chat") != Channel.CHAT.value:
+            if data.get("channel", "chat") != Channel.CHAT.value or (
+                    kind == "message.received" and self._everyone_has(data)):
                 return
             frame = await asyncio.to_thread(self.store.message, uuid.UUID(data["message_id"]),
                                             self.interaction_id)
@@ -452,8 +506,15 @@ class Room:
                 await self.refresh_place(force=True)
         elif kind.startswith("routing."):
             await self.refresh_place(force=True)
-        elif kind == "sync":
-            await self.refresh_place(force=False)
+
+    def _everyone_has(self, data: dict[str, Any]) -> bool:
+        """Whether each socket here already has this visitor message: it sent it (and acks
+        it itself) or has shown it. Then there is nothing to load and push."""
+        message_id = str(data.get("message_id"))
+        external = str(data.get("external_id") or "")
+        client_id = external.rpartition("/")[2] if "/" in external else None
+        return all(message_id in c.seen or (client_id is not None and client_id in c.sending)
+                   for c in self.connections)
 
     def _agent_name(self, agent_id: Any) -> str | None:
         try:
@@ -470,13 +531,11 @@ class Room:
             self.broadcast({"type": "ended", "reason": reason})
 
     async def refresh_place(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if self.state != InteractionState.QUEUED.value or (
-                not force and now - self.place_checked < QUEUE_REFRESH_SECONDS):
-            return
-        self.place_checked = now
-        place = await asyncio.to_thread(self.store.place, self.interaction_id)
-        if place is not None and (force or place != self.last_place):
+        if self.state == InteractionState.QUEUED.value:
+            self.hub.want_place(self, force=force)
+
+    def show_place(self, place: tuple[int, float | None], *, force: bool) -> None:
+        if force or place != self.last_place:
             self.last_place = place
             self.broadcast(p.queue_frame(*place))
 
@@ -496,6 +555,9 @@ class ChatHub:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._resync: asyncio.Task[None] | None = None
+        self.writer = ChatWriter(platform)
+        self._places_wanted: dict[uuid.UUID, dict[uuid.UUID, bool]] = {}
+        self._placer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ sockets
     def admit(self) -> bool:
@@ -573,6 +635,34 @@ class ChatHub:
     def resync(self) -> None:
         self._resync = asyncio.create_task(self._sweep_once())
 
+    # ------------------------------------------------------------------ queue places
+    def want_place(self, room: Room, *, force: bool) -> None:
+        """Tell ``room`` its place in the queue soon. Requests are gathered and answered
+        with one read of the queues per tenant, so a burst of arrivals (or thousands of
+        sessions) costs a few reads, not one each."""
+        wanted = self._places_wanted.setdefault(room.tenant_id, {})
+        wanted[room.interaction_id] = wanted.get(room.interaction_id, False) or force
+        if self._placer is None or self._placer.done():
+            self._placer = asyncio.create_task(self._tell_places())
+
+    async def _tell_places(self) -> None:
+        while self._places_wanted:
+            batch, self._places_wanted = self._places_wanted, {}
+            for tenant_id, wanted in batch.items():
+                try:
+                    places = await asyncio.to_thread(
+                        ChatStore(self.platform, tenant_id).places, list(wanted))
+                except Exception:
+                    log.exception("chat hub: reading queue places failed")
+                    continue
+                now = time.monotonic()
+                for interaction_id, force in wanted.items():
+                    room = self.rooms.get(interaction_id)
+                    place = places.get(interaction_id)
+                    if room is not None and place is not None:
+                        room.place_checked = now
+                        room.show_place(place, force=force)
+
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
@@ -583,15 +673,26 @@ class ChatHub:
 
     async def _sweep_once(self) -> None:
         by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+        waiting: dict[uuid.UUID, list[uuid.UUID]] = {}
+        now = time.monotonic()
         for room in list(self.rooms.values()):
             by_tenant.setdefault(room.tenant_id, []).append(room.interaction_id)
-            room.post("sync", {})
+            if (room.state == InteractionState.QUEUED.value
+                    and now - room.place_checked >= QUEUE_REFRESH_SECONDS):
+                waiting.setdefault(room.tenant_id, []).append(room.interaction_id)
         for tenant_id, ids in by_tenant.items():
-            found = await asyncio.to_thread(ChatStore(self.platform, tenant_id).queued, ids)
+            store = ChatStore(self.platform, tenant_id)
+            found = await asyncio.to_thread(store.queued, ids)
             for interaction_id, message_id in found:
                 holder = self.rooms.get(interaction_id)
                 if holder is not None:
                     holder.post("sync.message", {"message_id": str(message_id)})
+        # Everyone still waiting hears their place again (when it changed).
+        for ids in waiting.values():
+            for interaction_id in ids:
+                holder = self.rooms.get(interaction_id)
+                if holder is not None:
+                    self.want_place(holder, force=False)
 
 
 _HUBS: weakref.WeakKeyDictionary[Platform, ChatHub] = weakref.WeakKeyDictionary()
@@ -912,7 +1013,7 @@ class Connection:
             raise p.FrameError("ended", "this chat has ended; start a new one")
         self.sending.add(frame.client_id)
         try:
-            received = await asyncio.to_thread(self.intake.receive, Inbound(
+            received = await self.hub.writer.receive(Inbound(
                 channel=Channel.CHAT, to_address=self.key, from_address=self.visitor_id,
                 text=frame.text, external_id=external_id_for(session.external_id,
                                                              frame.client_id),

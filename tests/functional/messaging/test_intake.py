@@ -28,6 +28,7 @@ from kefu.platform.messaging.intake import (
     Inbound,
     InboundAttachment,
     Intake,
+    Received,
     UnknownAddress,
 )
 from kefu.platform.messaging.outbound import (
@@ -36,6 +37,7 @@ from kefu.platform.messaging.outbound import (
     Dispatcher,
     Outbox,
     register_sender,
+    set_status,
 )
 from kefu.runtime.lifecycle import State
 from tests.functional.api.conftest import Actor
@@ -180,8 +182,8 @@ def test_an_sms_finds_or_makes_its_customer_and_waits_in_the_channel_queue(
     assert [p.number for p in customers] == ["+8613800138000"]
     texts = [m.body_text for m in rows(factory, acme.admin.tenant, Message)]
     assert sorted(texts) == ["It is at 5 Main Street", "My meter is broken"]
-    events = rows(factory, acme.admin.tenant, AutomationEvent)
-    assert sorted(e.kind for e in events) == ["sms.received", "sms.received"]
+    # No rule of this tenant handles sms.received, so no rules event is stored for them.
+    assert rows(factory, acme.admin.tenant, AutomationEvent) == []
 
 
 def test_the_queued_sms_is_offered_to_a_ready_agent_who_replies_on_sms(
@@ -329,6 +331,49 @@ def test_a_chat_runs_the_channel_flow_and_the_customer_answers_it(
     assert customer.name == "Zhang Wei"
 
 
+def test_a_burst_of_chat_messages_is_stored_together_each_once_and_an_ended_chat_refused(
+        acme: Desk, factory: Any) -> None:
+    """The web chat's group commit: many visitors' messages in one transaction, with the
+    same answers :meth:`Intake.receive` gives one at a time."""
+    intake = Intake(factory.platform)
+    tenant_id = acme.admin.tenant.id
+    sessions = []
+    for n in range(3):
+        opened = intake.open_conversation(
+            tenant_id, Channel.CHAT, to_address="acme-widget", from_address=f"visitor-{n}",
+            external_id=f"chat-b{n}", variables={"form": {"name": f"Visitor {n}"}})
+        sessions.append(opened.interaction_id)
+    intake.end_conversation(tenant_id, sessions[2])
+
+    def chat(n: int, client: str, text: str) -> Inbound:
+        return Inbound(channel=Channel.CHAT, to_address="acme-widget",
+                       from_address=f"visitor-{n}", text=text,
+                       external_id=f"chat-b{n}/{client}", thread_id=f"chat-b{n}")
+
+    burst = [chat(0, "m1", "0"), chat(1, "m1", "hello"), chat(0, "m1", "0"),  # a resend
+             chat(2, "m1", "still there?"), chat(1, "m2", "anyone?")]
+    results = intake.receive_many(tenant_id, burst)
+
+    assert [type(r).__name__ for r in results] == [
+        "Received", "Received", "Received", "ConversationEnded", "Received"]
+    first, second, resent = results[:3]
+    assert isinstance(first, Received)
+    assert isinstance(second, Received)
+    assert isinstance(resent, Received)
+    assert first.created
+    assert not resent.created
+    assert resent.message_id == first.message_id
+    assert second.interaction_id == sessions[1]
+    inbound = rows(factory, acme.admin.tenant, Message, Message.direction == Direction.INBOUND)
+    assert sorted(m.external_id for m in inbound) == ["chat-b0/m1", "chat-b1/m1", "chat-b1/m2"]
+    # The answers went on as if the messages came one by one: visitor 0 chose a person.
+    assert acme.get({"id": str(sessions[0])})["state"] == "queued"
+    # Another tenant's id sees nothing of these sessions.
+    other = factory.tenant()
+    refused = intake.receive_many(other.id, [chat(1, "m3", "hi")])
+    assert isinstance(refused[0], ConversationEnded)
+
+
 def test_a_customer_sees_every_channel_in_one_history(acme: Desk, factory: Any) -> None:
     with factory.session(acme.admin.tenant) as db:
         customer = Customer(name="Wang Fang")
@@ -418,6 +463,25 @@ def test_a_transient_failure_is_retried_later_and_then_sent_once(
         Outbox(factory.platform, db).mark(Channel.SMS, "provider-1", MessageStatus.SENT)
         db.commit()
     assert status_of(factory, tenant_id, message_id).status == MessageStatus.DELIVERED
+
+
+def test_two_reports_read_at_once_never_move_a_message_back(
+        queued_reply: tuple[uuid.UUID, uuid.UUID], factory: Any) -> None:
+    """Kannel posts "sent to the SMSC" and "delivered" at the same moment: both requests read
+    the queued message, "delivered" commits first, "sent" must not overwrite it."""
+    tenant_id, message_id = queued_reply
+    with factory.platform.session(tenant_id) as early, \
+            factory.platform.session(tenant_id) as late:
+        read_by_late = late.get(Message, message_id)
+        read_by_early = early.get(Message, message_id)
+        assert read_by_late.status == read_by_early.status == MessageStatus.QUEUED
+        assert set_status(early, None, read_by_early, MessageStatus.DELIVERED)
+        early.commit()
+        assert not set_status(late, None, read_by_late, MessageStatus.SENT)
+        late.commit()
+    stored = status_of(factory, tenant_id, message_id)
+    assert stored.status == MessageStatus.DELIVERED
+    assert stored.delivered_at is not None
 
 
 def test_a_permanent_failure_fails_at_once_with_its_reason(
