@@ -35,6 +35,8 @@ EVENTS = ("call.received", "call.answered", "call.ended", "call.abandoned", "voi
 # which events each rule action emits (for the "rules that trigger each other" check)
 ACTION_EMITS = {"create": ("ticket.created",), "callback": ("callback.requested",),
                 "set": ("ticket.changed",)}
+# the events whose message `answer faq` can answer
+FAQ_EVENTS = ("email.received", "sms.received")
 STEP_KINDS = ("say", "play", "ask", "menu", "set", "branch", "fetch", "call", "enqueue",
               "transfer", "voicemail", "callback", "ticket", "send", "hangup", "return")
 TERMINAL_STEPS = ("enqueue", "transfer", "voicemail", "hangup", "return")
@@ -47,6 +49,7 @@ STEP_EXITS: dict[str, tuple[str, ...]] = {
     "ticket": ("error",),
 }
 INPUT_EVENTS = ("noinput", "nomatch", "error")
+TTS_ENGINES = ("edge", "espeak", "piper")
 
 
 def _dur_ms(raw: str) -> int:
@@ -234,7 +237,8 @@ class Binder:
             "disposition": self.simple, "not_ready": self.simple, "team": self.team,
             "queue": self.queue, "http": self.http, "form": self.form,
             "workflow": self.workflow, "rule": self.rule, "kpi": self.kpi, "flow": self.flow,
-            "test": self.test,
+            "script": self.script,
+            "test": self.test, "speech": self.speech,
         }
         for stmt in stmts:
             handler = table.get(stmt.keyword)
@@ -301,9 +305,15 @@ class Binder:
             t.max_ivr_seconds = self.duration(s, a)
             self.done(s, a)
 
+        def customer_form(s: Stmt) -> None:
+            a = list(s.args)
+            t.customer_form = self.name(s, a, "a form name")
+            self.done(s, a)
+
         self.children(stmt, {"name": name_, "locales": locales, "timezone": timezone,
                              "calendar": calendar, "allow_hosts": allow,
-                             "max_ivr_time": max_ivr}, "`tenant`")
+                             "max_ivr_time": max_ivr, "customer_form": customer_form},
+                      "`tenant`")
 
     # ---------------------------------------------------------------- calendars
     def time_of(self, lit: Literal, raw: str) -> int | None:
@@ -914,6 +924,42 @@ class Binder:
                              "followup": followup}, "`workflow`")
         self.config.workflows.append(w)
 
+    def speech(self, stmt: Stmt) -> None:
+        """``speech { tts ENGINE ["voice"] [for LOCALE, …] … }``."""
+        self.done(stmt, list(stmt.args))
+        self.no_arrow(stmt)
+        sp = m.Speech(span=stmt.span)
+        if self.config.speech is not None:
+            self.error("E102", "a config has one `speech` block; this is the second",
+                       stmt.keyword_span, hint=f"the first is at {self.config.speech.span}")
+        else:
+            self.config.speech = sp
+
+        def tts(s: Stmt) -> None:
+            a = list(s.args)
+            engine = self.name(s, a, "an engine: edge, espeak or piper")
+            if engine is None:
+                return
+            if engine.value not in TTS_ENGINES:
+                self.error("E004", f"`{engine.value}` is not a speech engine", engine.span,
+                           hint=did_you_mean(engine.value.replace("-", "_"), TTS_ENGINES)
+                           or "engines: " + ", ".join(TTS_ENGINES))
+                return
+            choice = m.TtsChoice(engine, span=s.span)
+            if a and isinstance(a[0], Literal) and a[0].kind == "STRING":
+                choice.voice = a.pop(0).text  # type: ignore[union-attr]
+            if a and isinstance(a[0], Name) and a[0].value == "for":
+                keyword = a.pop(0)
+                if not a:
+                    self.error("E002", "`for` needs the locales this voice speaks",
+                               keyword.span, hint="e.g. for zh_CN, en_US")
+                choice.locales = self.names(s, a, "locales such as zh_CN") if a else []
+            self.done(s, a)
+            self.no_block(s)
+            sp.tts.append(choice)
+
+        self.children(stmt, {"tts": tts}, "`speech`")
+
     def _notify_targets(self, s: Stmt, a: list[Expr]) -> list[Name]:
         if a and isinstance(a[0], Name) and a[0].value == "notify":
             a.pop(0)
@@ -1017,9 +1063,70 @@ class Binder:
                 self.error("E004", "`set` needs `name = value`", c.span)
                 return None
             return m.Action("set", assign=(ca[0].target, ca[0].value), span=c.span)
+        if c.keyword == "answer":
+            return self.answer(c, ca)
         self.unknown(c, ("on", "when", "send", "reply", "notify", "create", "webhook",
-                         "assign", "callback", "set"), "a `rule`")
+                         "assign", "callback", "set", "answer"), "a `rule`")
         return None
+
+    def answer(self, c: Stmt, ca: list[Expr]) -> m.Action | None:
+        """``answer faq [above N%]``: reply with the best knowledge-base article, when one
+        scores at least the threshold."""
+        source = self.name(c, ca, "`faq` (answer from the knowledge base)")
+        if source is None:
+            return None
+        if source.value != "faq":
+            self.error("E005", f"cannot answer from `{source.value}`", source.span,
+                       hint="write `answer faq` (the knowledge base)")
+            return None
+        act = m.Action("faq", span=c.span)
+        if ca and isinstance(ca[0], Name) and ca[0].value == "above":
+            ca.pop(0)
+            score = self.percent(c, ca)
+            act.min_score = score / 100 if score is not None else None
+        self.done(c, ca)
+        return act
+
+    # ---------------------------------------------------------------- guided scripts
+    def script(self, stmt: Stmt) -> None:
+        args = list(stmt.args)
+        name = self.name(stmt, args, "a script name")
+        title = self.title(args)
+        self.done(stmt, args)
+        self.no_arrow(stmt)
+        if name is None:
+            return
+        sc = m.Script(name, title, span=stmt.span)
+
+        def step(s: Stmt) -> None:
+            a = list(s.args)
+            sname = self.name(s, a, "a step name")
+            stitle = self.title(a)
+            self.done(s, a)
+            if sname is None:
+                return
+            st = m.ScriptStep(sname, stitle, span=s.span)
+            target = self.arrow_name(s, required=False)
+            if target is not None:
+                st.next.append(target)
+            for c in s.block or ():
+                ca = list(c.args)
+                if c.keyword == "say":
+                    st.text = self.text(c, ca, "what the agent says or does")
+                    self.done(c, ca)
+                elif c.keyword == "form":
+                    st.form = self.name(c, ca, "a form name")
+                    self.done(c, ca)
+                elif c.keyword == "next":
+                    st.next.extend(self.names(c, ca, "the steps that may follow"))
+                else:
+                    self.unknown(c, ("say", "form", "next"), "a script step")
+            sc.steps.append(st)
+
+        self.children(stmt, {"step": step}, "`script`")
+        if not sc.steps:
+            self.error("E002", f"script `{name.value}` needs at least one `step`", stmt.span)
+        self.config.scripts.append(sc)
 
     def kpi(self, stmt: Stmt) -> None:
         args = list(stmt.args)

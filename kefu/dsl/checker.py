@@ -11,6 +11,7 @@ E205   a DTMF key that cannot be pressed         E206  an outcome nobody handles
 E207   a step with nothing after it              E210  unknown variable
 E211   unknown function or wrong arity           E212  field not returned by an http lookup
 E301   text missing for a declared locale        E302  a pattern that does not compile
+E303   a form field condition a browser cannot evaluate
 E401   queue requires skills no team has         E402  queue reachable outside business hours
 E403   overflow loop between queues              E404  skill level outside the skill's range
 E501   workflow state problems                   E502  SLA on a calendar with no working time
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from kefu.dsl import model as m
-from kefu.dsl.binder import ACTION_EMITS, STEP_EXITS, TERMINAL_STEPS
+from kefu.dsl.binder import ACTION_EMITS, FAQ_EVENTS, STEP_EXITS, TERMINAL_STEPS
 from kefu.dsl.diagnostics import Diagnostic, Severity, Span, did_you_mean
 from kefu.dsl.syntax import Binary, Call, Expr, ListExpr, Literal, Member, Name, Seq, Unary
 
@@ -46,7 +47,7 @@ KIND_WORDS = {"calendar": "calendar", "prompt": "prompt", "template": "template"
               "skill": "skill", "department": "department", "role": "role",
               "disposition": "disposition", "not_ready": "not-ready reason", "team": "team",
               "queue": "queue", "http": "http lookup", "form": "form", "workflow": "workflow",
-              "rule": "rule", "kpi": "KPI", "flow": "flow"}
+              "rule": "rule", "kpi": "KPI", "flow": "flow", "script": "script"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -146,7 +147,7 @@ class Checker:
             self.declare(s.kind, s.name, s)
         for kind, items in (("team", c.teams), ("queue", c.queues), ("http", c.https),
                             ("form", c.forms), ("workflow", c.workflows), ("rule", c.rules),
-                            ("kpi", c.kpis), ("flow", c.flows)):
+                            ("kpi", c.kpis), ("flow", c.flows), ("script", c.scripts)):
             for item in items:
                 self.declare(kind, item.name, item)
         for role in BUILTIN_ROLES:
@@ -248,6 +249,7 @@ class Checker:
             if not c.tenant.locales:
                 self.error("E002", "the tenant needs `locales …`", c.tenant.span)
             self.ref("calendar", c.tenant.calendar)
+            self.ref("form", c.tenant.customer_form)
         self.check_calendars()
         self.check_prompts()
         self.check_channels()
@@ -256,6 +258,8 @@ class Checker:
         self.check_forms()
         self.check_workflows()
         self.check_rules()
+        self.check_speech()
+        self.check_scripts()
         for k in c.kpis:
             for q in k.queues:
                 self.ref("queue", q)
@@ -321,6 +325,30 @@ class Checker:
             if ch.locale is not None and ch.locale.value not in self.locales:
                 self.error("E101", f"locale `{ch.locale.value}` is not declared", ch.locale.span,
                            hint=did_you_mean(ch.locale.value, self.locales))
+
+    def check_speech(self) -> None:
+        """Each locale has at most one `tts`, one `tts` without `for` is the default, and the
+        locales are the tenant's (or their language, e.g. `zh` for zh_CN and zh_HK)."""
+        if self.c.speech is None:
+            return
+        languages = {loc.split("_")[0] for loc in self.locales}
+        seen: dict[str | None, Span] = {}
+        for choice in self.c.speech.tts:
+            for loc in (*choice.locales,) or (None,):
+                key = loc.value if loc is not None else None
+                span = loc.span if loc is not None else choice.span
+                if key in seen:
+                    what = f"locale `{key}`" if key else "every locale (no `for`)"
+                    self.error("E102", f"`tts` for {what} is given twice", span,
+                               hint=f"the first is at {seen[key]}")
+                    continue
+                seen[key] = span
+                if (loc is not None and self.locales and loc.value not in self.locales
+                        and loc.value not in languages):
+                    self.error("E101", f"locale `{loc.value}` is not one of the tenant's "
+                                       "locales", loc.span,
+                               hint=did_you_mean(loc.value, self.locales)
+                               or "declared: " + ", ".join(self.locales))
 
     def check_teams_queues(self) -> None:  # noqa: PLR0912 - one case per construct
         skills = self.symbols["skill"]
@@ -420,6 +448,46 @@ class Checker:
                                        rule.span)
                 if fld.when is not None:
                     self.expr(fld.when, set(names) | {"true", "false"}, {})
+                    self.portable(fld.when)
+
+    def portable(self, e: Expr) -> None:
+        """A form field's ``when`` is evaluated in the portal's browser too: only names of
+        fields, text, numbers, lists, comparisons, ``in``, ``and``, ``or`` and ``not``."""
+        if isinstance(e, Name) or (isinstance(e, Literal) and e.kind in ("STRING", "NUMBER")):
+            return
+        if isinstance(e, ListExpr):
+            for item in e.items:
+                self.portable(item)
+            return
+        if isinstance(e, Unary) and e.op == "not":
+            self.portable(e.operand)
+            return
+        if isinstance(e, Binary) and e.op in ("==", "!=", "<", "<=", ">", ">=", "in", "and",
+                                              "or"):
+            self.portable(e.left)
+            self.portable(e.right)
+            return
+        self.error("E303", "a field's `when` may only compare fields with text, numbers and "
+                           "lists (==, !=, <, <=, >, >=, in, and, or, not)", e.span,
+                   hint="the portal checks this condition in the browser as well")
+
+    def check_scripts(self) -> None:
+        for sc in self.c.scripts:
+            steps: dict[str, Span] = {}
+            for st in sc.steps:
+                if st.name.value in steps:
+                    self.error("E102", f"step `{st.name.value}` is defined twice in script "
+                                       f"`{sc.name.value}`", st.name.span,
+                               hint=f"first at {steps[st.name.value]}")
+                steps[st.name.value] = st.span
+            for st in sc.steps:
+                self.text(st.text)
+                self.ref("form", st.form)
+                for n in st.next:
+                    if n.value not in steps:
+                        self.error("E101", f"script `{sc.name.value}` has no step `{n.value}`",
+                                   n.span, hint=did_you_mean(n.value, steps)
+                                   or "steps: " + ", ".join(steps))
 
     def check_workflows(self) -> None:  # noqa: PLR0912, PLR0915 - one case per construct
         for w in self.c.workflows:
@@ -534,6 +602,10 @@ class Checker:
                     self.ref("queue", a.target)
                 elif a.kind == "set" and a.assign is not None:
                     self.expr(a.assign[1], roots, {})
+                elif a.kind == "faq" and r.event not in FAQ_EVENTS:
+                    self.error("E005", f"`answer faq` answers a customer's message; rule "
+                                       f"`{r.name.value}` runs on `{r.event}`", a.span,
+                               hint="use it in a rule `on " + "` or `on ".join(FAQ_EVENTS) + "`")
                 out.update(ACTION_EMITS.get(a.kind, ()))
             emits[r.name.value] = out
         by_event: dict[str, list[str]] = defaultdict(list)
@@ -889,7 +961,8 @@ class Checker:
 
     def check_unused(self) -> None:
         used = self.used
-        for kind, label in (("queue", "queue"), ("prompt", "prompt"), ("template", "template"),
+        # Templates are never unused: the agent portal offers every one as a reply text.
+        for kind, label in (("queue", "queue"), ("prompt", "prompt"),
                             ("http", "http lookup"), ("form", "form"),
                             ("calendar", "calendar"), ("skill", "skill")):
             for name, obj in self.symbols[kind].items():

@@ -121,7 +121,8 @@ class Compiler:
         tz = t.timezone
         tenant = ir.Tenant(t.name.value, t.title, tuple(n.value for n in t.locales), tz,
                            t.calendar.value if t.calendar else None,
-                           tuple(sorted(set(t.allow_hosts))), t.max_ivr_seconds)
+                           tuple(sorted(set(t.allow_hosts))), t.max_ivr_seconds,
+                           t.customer_form.value if t.customer_form else None)
         simples: dict[str, list[ir.Named]] = {}
         for s in c.simples:
             simples.setdefault(s.kind, []).append(ir.Named(s.name.value, s.title, s.levels))
@@ -162,6 +163,12 @@ class Compiler:
                                k.short_abandon, k.answered_late,
                                tuple(sorted(q.value for q in k.queues))) for k in c.kpis]),
             flows=by_id([self.flow(x) for x in c.flows]),
+            scripts=by_id([self.script(x) for x in c.scripts]),
+            tts=tuple(sorted((ir.TtsChoice(loc.value if loc else None, tts.engine.value,
+                                           tts.voice)
+                              for tts in (c.speech.tts if c.speech else [])
+                              for loc in ((*tts.locales,) or (None,))),
+                             key=lambda x: (x.locale or "", x.engine))),
         )
 
     def calendar(self, cal: m.Calendar, tz: str) -> ir.Calendar:
@@ -204,6 +211,16 @@ class Compiler:
             q.max_wait, q.wrap_up, q.announce[0] if q.announce else None,
             self.text(q.announce[1]) if q.announce else None,
             q.calendar.value if q.calendar else None, tuple(sorted(t.value for t in q.teams)))
+
+    def script(self, sc: m.Script) -> ir.Script:
+        self.where(f"script/{sc.name.value}", sc.span)
+        steps = []
+        for i, st in enumerate(sc.steps):
+            follows = (sc.steps[i + 1].name.value,) if i + 1 < len(sc.steps) else ()
+            steps.append(ir.ScriptStep(
+                st.name.value, st.title, self.text(st.text), st.form.value if st.form else None,
+                tuple(n.value for n in st.next) or follows))
+        return ir.Script(sc.name.value, sc.title, tuple(steps))
 
     def form(self, f: m.Form) -> ir.Form:
         self.where(f"form/{f.name.value}", f.span)
@@ -248,7 +265,8 @@ class Compiler:
                 var = _path(a.assign[0])
                 value = expr_ir(a.assign[1])
             actions.append(ir.Action(a.kind, a.channel, self.text(a.template), expr_ir(a.to),
-                                     a.target.value if a.target else None, var, value))
+                                     a.target.value if a.target else None, var, value,
+                                     a.min_score))
         return ir.Rule(r.name.value, r.title, r.event, tuple(expr_ir(w) for w in r.when),
                        tuple(actions))
 

@@ -47,6 +47,7 @@ class Tenant:
     calendar: str | None
     allow_hosts: tuple[str, ...] = ()
     max_ivr_seconds: int | None = None
+    customer_form: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class Action:
     target: str | None = None
     var: str | None = None
     value: Expr = None
+    # ``answer faq above N%`` (kind "faq"): the least score, 0..1, an article needs.
+    min_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,38 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class TtsChoice:
+    """The text-to-speech engine (``edge``, ``espeak``, ``piper``) and voice (None: the
+    engine's voice for the language) for ``locale`` (None: every locale without its own)."""
+
+    locale: str | None
+    engine: str
+    voice: str | None = None
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    """A guided-script step: its text for the agent, a form to fill, and the steps that may
+    follow (explicit: the following step unless the source says otherwise; none at the end)."""
+
+    id: str
+    title: str | None
+    text: Text | None = None
+    form: str | None = None
+    next: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Script:
+    """A guided script (business wizard) the portal steps an agent through; steps keep
+    source order, the first is the start."""
+
+    id: str
+    title: str | None
+    steps: tuple[ScriptStep, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     version: int
     tenant: Tenant
@@ -357,6 +392,8 @@ class Config:
     rules: tuple[Rule, ...] = ()
     kpis: tuple[Kpi, ...] = ()
     flows: tuple[Flow, ...] = ()
+    scripts: tuple[Script, ...] = ()
+    tts: tuple[TtsChoice, ...] = ()  # the `speech` block, sorted by locale (None first)
 
     def flow(self, flow_id: str) -> Flow:
         for f in self.flows:

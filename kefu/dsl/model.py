@@ -33,6 +33,7 @@ class Tenant:
     calendar: Name | None = None
     allow_hosts: list[str] = field(default_factory=list)
     max_ivr_seconds: int | None = None
+    customer_form: Name | None = None  # the form the portal offers for unknown customers
     span: Span = NOWHERE
 
 
@@ -246,6 +247,7 @@ class Action:
     to: Expr | None = None
     target: Name | None = None
     assign: tuple[Expr, Expr] | None = None
+    min_score: float | None = None  # ``answer faq above N%``
     span: Span = NOWHERE
 
 
@@ -337,6 +339,46 @@ class TestCase:
 
 
 @dataclass
+class TtsChoice:
+    """``tts ENGINE ["voice"] [for LOCALE, …]`` inside ``speech { }``: the text-to-speech
+    engine and voice for some locales (all of them without ``for``)."""
+
+    engine: Name
+    voice: str | None = None
+    locales: list[Name] = field(default_factory=list)
+    span: Span = NOWHERE
+
+
+@dataclass
+class Speech:
+    tts: list[TtsChoice] = field(default_factory=list)
+    span: Span = NOWHERE
+
+
+@dataclass
+class ScriptStep:
+    """One step of a guided script: what the agent says or does (``say``), a form to fill
+    (``form``), and the steps the agent may go on to (``next``; default the following one)."""
+
+    name: Name
+    title: str | None = None
+    text: Text | None = None
+    form: Name | None = None
+    next: list[Name] = field(default_factory=list)
+    span: Span = NOWHERE
+
+
+@dataclass
+class Script:
+    """``script NAME "Title" { step … }``: a guided script (business wizard) for agents."""
+
+    name: Name
+    title: str | None = None
+    steps: list[ScriptStep] = field(default_factory=list)
+    span: Span = NOWHERE
+
+
+@dataclass
 class Config:
     """Everything one tenant declares, across all its files."""
 
@@ -355,3 +397,5 @@ class Config:
     flows: list[Flow] = field(default_factory=list)
     tests: list[TestCase] = field(default_factory=list)
     includes: list[tuple[str, Span]] = field(default_factory=list)
+    scripts: list[Script] = field(default_factory=list)
+    speech: Speech | None = None

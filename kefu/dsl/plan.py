@@ -188,6 +188,23 @@ def _workflow_diff(old: ir.Workflow, new: ir.Workflow) -> list[str]:
     return out
 
 
+def _tts_diff(old: tuple[ir.TtsChoice, ...], new: tuple[ir.TtsChoice, ...]) -> list[str]:
+    """``speech for zh_CN: edge "zh-CN-XiaoxiaoNeural" → espeak``."""
+    def say(choice: ir.TtsChoice | None) -> str:
+        if choice is None:
+            return "(the default)"
+        return choice.engine + (f' "{choice.voice}"' if choice.voice else "")
+
+    was = {c.locale: c for c in old}
+    now = {c.locale: c for c in new}
+    out = []
+    for locale in sorted(was.keys() | now.keys(), key=lambda x: x or ""):
+        if was.get(locale) != now.get(locale):
+            where = f"speech for {locale}" if locale else "speech for every locale"
+            out.append(f"{where}: {say(was.get(locale))} → {say(now.get(locale))}")
+    return out
+
+
 def semantic_diff(old: ir.Config, new: ir.Config) -> list[str]:
     """What changes from ``old`` to ``new``, one sentence per change.
 
@@ -227,6 +244,7 @@ def semantic_diff(old: ir.Config, new: ir.Config) -> list[str]:
                        ("http lookup", old.https, new.https), ("form", old.forms, new.forms),
                        ("rule", old.rules, new.rules), ("KPI", old.kpis, new.kpis)):
         out.extend(_collection(kind, a, b))
+    out.extend(_tts_diff(old.tts, new.tts))
     out.extend(_collection("workflow", old.workflows, new.workflows, _workflow_diff))
     out.extend(_collection("flow", old.flows, new.flows, _flow_diff))
     was, now = _reachable_flows(old), _reachable_flows(new)

@@ -44,6 +44,30 @@ DEMO_CUSTOMERS = (
     ("Mary Smith", "+14155550123", "mary@example.com", False, False, "Downtown point"),
     ("Nuisance Caller", "+8613900000000", None, False, True, None),
 )
+# Knowledge-base articles (title = the customer's question), published, for the portal's
+# search and the FAQ auto-answers.
+DEMO_ARTICLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("What should I do if I smell gas?",
+     "Leave the building now, do not use switches or flames, and call our emergency line "
+     "0800 111 999 from outside. An engineer comes within the hour, day and night.",
+     ("safety", "emergency")),
+    ("How do I submit a meter reading?",
+     "Reply to this message with your eight-digit account number and the reading, or key it "
+     "in on the phone line (option 1). Readings before the 25th go on this month's bill.",
+     ("meter", "billing")),
+    ("How can I pay my gas bill?",
+     "By direct debit, bank transfer to the account on your bill, or by card on the phone "
+     "line. Direct debit customers get a 5% discount.",
+     ("billing", "payment")),
+    ("What are your opening hours?",
+     "Our contact centre is open Monday to Friday 08:00-18:00 and Saturday 09:00-12:00. "
+     "Gas emergencies are answered 24 hours a day.",
+     ("general",)),
+    ("How do I book a boiler repair?",
+     "Call us or reply with your address and what is wrong; we open a repair ticket and an "
+     "engineer calls you back with a time within one working day.",
+     ("repair",)),
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +109,20 @@ def load_demo(db: Session, tenants_dir: Path | None = None) -> DemoResult:
                 emails=[CustomerEmail(address=contact_email)] if contact_email else [],
             ))
     db.flush()
+    _seed_articles(db, users["supervisor@demo.example"].id)
     config_files = _store_demo_config(db, tenant, tenants_dir, users["analyst@demo.example"].id)
     return DemoResult(tenant=tenant, created=created, config_files=config_files)
+
+
+def _seed_articles(db: Session, author_id: uuid.UUID) -> None:
+    from kefu.platform.knowledge.models import Article
+    from kefu.platform.knowledge.services import KnowledgeService
+
+    service = KnowledgeService(db)
+    for title, body, tags in DEMO_ARTICLES:
+        if db.scalar(sa.select(Article.id).where(Article.title == title)) is None:
+            service.create({"title": title, "body": body, "tags": list(tags), "locale": "en",
+                            "published": True}, author_id)
 
 
 def _store_demo_config(db: Session, tenant: Tenant, tenants_dir: Path | None,

@@ -20,9 +20,11 @@ from kefu.platform.interactions.models import (
     Outcome,
 )
 from kefu.platform.jobs.models import JobRun
+from kefu.platform.knowledge.models import Article, KnowledgeTerm  # noqa: F401
 from kefu.platform.messaging.models import ChannelBinding  # noqa: F401
 from kefu.platform.tenancy.models import Tenant, TenantStatus
 from kefu.platform.tickets.models import Priority, Ticket, TicketEvent
+from kefu.platform.voice.models import CallRecording  # noqa: F401
 
 __all__ = [
     "Agent", "AgentSkill", "ApiToken", "Attachment", "AuditEntry", "Base", "Channel",

@@ -11,8 +11,10 @@
                                             overflowed, forwarded, failed)  ◄────┴───────┘
 
 Transfers are transitions too: ``transfer_to_queue`` (connected → queued), ``transfer_to_flow``
-(connected → in_flow) and ``transfer_to_agent`` (connected → offered). Sans-I/O: the machine
-takes a trigger and ``now`` and returns the transition; the host persists and publishes it.
+(connected → in_flow) and ``transfer_to_agent`` (connected → offered). A contact an agent
+starts (an outbound message, a call dialled out) is theirs at once: ``connect`` (created →
+connected). Sans-I/O: the machine takes a trigger and ``now`` and returns the transition; the
+host persists and publishes it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Trigger(enum.StrEnum):
     TRANSFER_TO_FLOW = "transfer_to_flow"
     TRANSFER_TO_AGENT = "transfer_to_agent"
     RETURN_TO_FLOW = "return_to_flow"  # back into a flow from the queue (e.g. max wait → menu)
+    CONNECT = "connect"  # an agent starts an outbound contact: it is theirs from the start
     WRAP_UP = "wrap_up"
     END = "end"
 
@@ -71,6 +74,7 @@ TRANSITIONS: dict[Trigger, tuple[tuple[State, ...], State]] = {
     T.TRANSFER_TO_FLOW: ((S.CONNECTED,), S.IN_FLOW),
     T.TRANSFER_TO_AGENT: ((S.CONNECTED,), S.OFFERED),
     T.RETURN_TO_FLOW: ((S.QUEUED,), S.IN_FLOW),
+    T.CONNECT: ((S.CREATED,), S.CONNECTED),
     T.WRAP_UP: ((S.CONNECTED,), S.WRAP_UP),
     T.END: (_ALIVE, S.ENDED),
 }

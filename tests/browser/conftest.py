@@ -92,6 +92,35 @@ class Kefu:
             "skills": [{"skill": "billing", "level": 3}]})
         return record, Api(self.http, token), token
 
+    def agent_user(self, name: str, *roles: Role) -> tuple[dict[str, Any], Any]:
+        """A new agent (as :meth:`agent`) whose user can log in to the portal in a browser:
+        (agent record, user)."""
+        user = self.factory.user(self.tenant, *(roles or (Role.AGENT,)))
+        record = self.admin("POST", "/agents", {
+            "display_name": name, "user_id": str(user.id),
+            "skills": [{"skill": "billing", "level": 3}]})
+        return record, user
+
+
+def log_in(browser: Any, base: str, email: str, path: str, *, locale: str = "en-GB") -> Any:
+    """A new 1024×768 browser context logged in as ``email`` (the factory's password) on the
+    login page, showing ``path``; page errors are collected in ``page.problems``."""
+    from tests.factories import Factory
+
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale=locale)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+    page.goto(f"{base}/login?next={path}")
+    page.fill("#email", email)
+    page.fill("#password", Factory.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{path}*")
+    if path in ("/agent", "/supervisor"):
+        # The portal's scripts mark the page ready once it has drawn the tenant's config.
+        page.wait_for_selector("main[data-ready=true]", timeout=20_000)
+    return page
+
 
 #: Attachments over this many bytes are refused (small, so the test's big file stays small).
 UPLOAD_LIMIT = 64 * 1024

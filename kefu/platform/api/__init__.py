@@ -18,6 +18,11 @@ RESOURCES = (
     "rule_firings",
     "messaging",
     "chat",
+    "knowledge",
+    "screen_pop",
+    "portal",
+    "forms",
+    "supervisor",
 )
 
 

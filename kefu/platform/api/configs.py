@@ -129,7 +129,7 @@ def get_config(request: Request, config_id: uuid.UUID) -> ConfigVersionDetailOut
      response=ConfigVersionOut)
 def deploy_config(request: Request, config_id: uuid.UUID) -> ConfigVersionOut:
     try:
-        result = ConfigService(request.db).deploy(config_id)
+        result = ConfigService(request.db).deploy(config_id, jobs=request.platform.jobs)
     except ConfigError as exc:
         raise Conflict(str(exc), exc.field) from None
     if result is None:

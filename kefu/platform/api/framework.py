@@ -216,7 +216,9 @@ def _make_view(op: Operation) -> Callable[[Request], Response]:
 
 def register_operations(config: Configurator) -> None:
     seen_routes: set[str] = set()
-    for op in OPERATIONS:
+    # Fixed paths first: Pyramid takes the first route that matches, so /interactions/outbound
+    # must come before /interactions/{interaction_id} (a fixed path matches only itself).
+    for op in sorted(OPERATIONS, key=lambda op: op.path.count("{")):
         if op.route_name not in seen_routes:
             config.add_route(op.route_name, API_PREFIX + op.path)
             seen_routes.add(op.route_name)

@@ -137,7 +137,10 @@ def set_presence(request: Request, agent_id: uuid.UUID, body: PresenceIn) -> Pre
 def _check_code(request: Request, field: str, value: str, kind: str, default: str) -> None:
     """``value`` must be one of the tenant config's codes of ``kind`` (not_ready reasons,
     dispositions) when the config declares any."""
-    loaded = request.platform.configs.deployed(tenant_id(request))
+    from kefu.platform.portal.config import deployed_now
+
+    # As the database says now, not as cached: a deploy's new codes count at once.
+    loaded = deployed_now(request.db, request.platform.configs, tenant_id(request))
     codes = [n.id for n in getattr(loaded.config, kind)] if loaded else []
     if codes and value not in codes and value != default:
         raise InvalidField(field, f"{value!r} is not one of the tenant's codes: "

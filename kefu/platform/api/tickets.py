@@ -156,6 +156,29 @@ def _load(request: Request, ticket_id: uuid.UUID, *, with_history: bool = False,
     return ticket
 
 
+def _check_form(request: Request, workflow_id: str, data: dict[str, Any]) -> None:
+    """The workflow form's answers in ``data`` must pass the DSL's rules, the same check as
+    ``POST /forms/{form}/validate`` (422 naming each field with the DSL's message). Keys
+    that are not fields of the form are kept as they are."""
+    from kefu.platform.api.forms import form_errors
+    from kefu.runtime.forms import check_form
+
+    loaded = request.platform.configs.deployed(request.identity.tenant_id)
+    if loaded is None:
+        return
+    workflow = next((w for w in loaded.config.workflows if w.id == workflow_id), None)
+    form = next((f for f in loaded.config.forms
+                 if workflow is not None and f.id == workflow.form), None)
+    if form is None:
+        return
+    names = {f.id for f in form.fields}
+    locales = loaded.config.tenant.locales
+    errors = check_form(form, {k: v for k, v in data.items() if k in names},
+                        locales[0] if locales else None)
+    if errors:
+        raise form_errors(errors, "data.")
+
+
 def _check_references(request: Request, fields: dict[str, Any]) -> None:
     missing = TicketService(request.db).missing_reference(fields)
     if missing is not None:
@@ -181,6 +204,7 @@ def list_tickets(request: Request, query: TicketQuery) -> Any:
 def create_ticket(request: Request, body: TicketCreate) -> TicketDetailOut:
     fields = body.model_dump()
     _check_references(request, fields)
+    _check_form(request, fields["type"], fields["data"])
     service = _service(request)
     try:
         ticket = service.create(fields, request.identity.user_id, roles=_roles(request))

@@ -11,7 +11,9 @@ transaction, together with its ``job_runs`` ledger row, it
    ======== ===============================================================================
    send     an outbound message, status ``queued``, on the named channel (see below)
    reply    the same, on the channel the message came in on, to its sender (REPLY_CHANNEL)
-   faq      a reply whose text is the knowledge-base answer
+   faq      ``answer faq``: a reply whose text is the best knowledge-base article, when
+            it scores at least the threshold (else nothing is sent; ``data.faq`` on the
+            interaction records what was answered)
    notify   notifications for the role, team or department
    create   a ticket of the workflow, through the workflow engine
    assign   a routing request on the interaction (queue stored, ``routing.request``
@@ -43,6 +45,7 @@ it handled; the unique (event, rule) key of ``rule_firings`` is the last line of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -252,7 +255,7 @@ def action_data(action: RuleAction) -> dict[str, Any]:
     """A rule action as stored on its firing."""
     data = {"kind": action.kind, "channel": action.channel, "to": action.to,
             "text": action.text, "template": action.template, "target": action.target,
-            "var": action.var, "value": action.value}
+            "var": action.var, "value": action.value, "min_score": action.min_score}
     return {k: _json(v) for k, v in data.items() if v is not None}
 
 
@@ -375,7 +378,34 @@ class _FiringRun:
                 "interaction_id": str(interaction.id), "channel": channel.value, "to": to}
 
     _reply = _send
-    _faq = _send
+
+    def _faq(self, index: int, action: RuleAction) -> dict[str, Any]:
+        """``answer faq``: reply with the knowledge-base article whose question the message
+        asks, when it scores at least the threshold; otherwise send nothing (the message
+        waits in its queue for an agent as usual)."""
+        if action.text is not None:  # an engine with a faq port answered already
+            return self._send(index, action)
+        from kefu.platform.knowledge.services import DEFAULT_FAQ_MIN_SCORE, KnowledgeService
+
+        min_score = action.min_score if action.min_score is not None else DEFAULT_FAQ_MIN_SCORE
+        answer, best = KnowledgeService(self.db).best_answer(str(action.value or ""),
+                                                             min_score=min_score)
+        if answer is None:
+            return {"ok": True, "answered": False, "min_score": min_score,
+                    "best_score": best.score if best else None,
+                    "best_article_id": str(best.article.id) if best else None}
+        article = answer.article
+        result = self._send(index, dataclasses.replace(
+            action, text=f"{article.title}\n\n{article.body}", raw=None))
+        found = {"answered": True, "article_id": str(article.id), "title": article.title,
+                 "score": answer.score, "min_score": min_score}
+        if result.get("ok") and self.interaction is not None:
+            # The agent who picks the conversation up sees what was already answered.
+            data = dict(self.interaction.data or {})
+            data["faq"] = {**found, "message_id": result.get("message_id"),
+                           "rule": self.row.rule}
+            self.interaction.data = data
+        return {**result, **found}
 
     def _notify(self, index: int, action: RuleAction) -> dict[str, Any]:
         if not action.target:

@@ -19,7 +19,10 @@ class Permission(enum.StrEnum):
     CUSTOMERS_WRITE = "tenant:customers:write"
     INTERACTIONS_READ = "tenant:interactions:read"
     INTERACTIONS_WRITE = "tenant:interactions:write"
+    KNOWLEDGE_MANAGE = "tenant:knowledge:manage"
+    KNOWLEDGE_READ = "tenant:knowledge:read"
     PLATFORM_TENANTS_MANAGE = "platform:tenants:manage"
+    SUPERVISE = "tenant:supervise:act"  # wallboard, takeover, reassign, escalate
     TENANT_MANAGE = "tenant:settings:manage"
     TENANT_READ = "tenant:settings:read"
     TICKETS_READ = "tenant:tickets:read"
@@ -42,10 +45,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(_EVERY_MEMBER | {
         P.AGENTS_MANAGE, P.AUDIT_READ, P.CUSTOMERS_READ, P.CUSTOMERS_WRITE,
         P.INTERACTIONS_READ, P.INTERACTIONS_WRITE, P.TICKETS_READ, P.TICKETS_WRITE, P.USERS_READ,
+        P.KNOWLEDGE_READ, P.KNOWLEDGE_MANAGE, P.SUPERVISE,
     }),
     Role.AGENT: frozenset(_EVERY_MEMBER | {
         P.CUSTOMERS_READ, P.CUSTOMERS_WRITE, P.INTERACTIONS_READ, P.INTERACTIONS_WRITE,
-        P.TICKETS_READ, P.TICKETS_WRITE,
+        P.TICKETS_READ, P.TICKETS_WRITE, P.KNOWLEDGE_READ,
     }),
 }
 

@@ -31,7 +31,13 @@ from kefu.platform.interactions.lifecycle import InteractionLifecycle
 from kefu.platform.interactions.models import Channel, Direction, Interaction
 from kefu.runtime.acd.agent import AgentRecord, AgentSpec, AgentState, InvalidTransition
 from kefu.runtime.acd.agent import Trigger as AgentTrigger
-from kefu.runtime.acd.router import Action, Router, UnknownQueue
+from kefu.runtime.acd.router import (
+    Action,
+    AgentUnavailable,
+    Router,
+    UnknownQueue,
+    why_unavailable,
+)
 from kefu.runtime.lifecycle import InvalidTransition as InvalidLifecycle
 from kefu.runtime.lifecycle import Outcome, State, Trigger
 from kefu.runtime.state.base import Contact, Reclaimed
@@ -41,11 +47,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NoRouting", "NotOffered", "RouteResult", "RoutingService", "UnknownQueue"]
+__all__ = ["AgentUnavailable", "NoRouting", "NotOffered", "RouteResult", "RoutingService",
+           "UnknownQueue"]
 
 #: Channels whose contact lives in the process that holds its media: when that process dies
 #: the contact is gone with it (a call drops), so reclaiming it ends it instead of re-routing.
 MEDIA_BOUND = frozenset({Channel.VOICE, Channel.FAX})
+#: Router actions after which a queue holds other contacts than before.
+QUEUE_CHANGES = frozenset({"queued", "offer", "requeued", "abandoned", "max_wait", "overflow"})
 #: A contact in the ACD state whose interaction row is not found is only dropped once it is
 #: this old, so a request that queued it but has not committed yet is not undone.
 ORPHAN_GRACE_SECONDS = 60.0
@@ -88,6 +97,10 @@ def _posix(value: datetime | None) -> float:
     return value.timestamp() if value is not None else 0.0
 
 
+#: How many contacts at the head of a queue a ``queue.status`` event looks at.
+STATUS_HEAD = 200
+
+
 class RoutingService:
     """One tenant's ACD, driven in ``db`` (a session scoped to ``tenant_id``)."""
 
@@ -116,7 +129,26 @@ class RoutingService:
         router = self.router()
         now = self.clock()
         with self.registry.lock(self.tenant_id):
-            return command(router, now)
+            acts = command(router, now)
+        self._queues_changed({a.queue for a in acts if a.queue and a.kind in QUEUE_CHANGES}
+                             | {a.detail for a in acts if a.kind == "overflow" and a.detail},
+                             now)
+        return acts
+
+    def _queues_changed(self, queues: Iterable[str], now: float) -> None:
+        """Announce the live figures of queues whose waiting contacts changed
+        (``queue.status``), so wallboards follow without polling."""
+        for queue in sorted(queues):
+            # Bounded work per change, whatever the queue's length: the count is one read,
+            # the longest wait comes from the head of the queue (exact unless more than
+            # STATUS_HEAD contacts of higher priority wait ahead of an older one; GET
+            # /wallboard always scans the whole queue).
+            heads = self.state.waiting(queue, STATUS_HEAD)
+            self._publish("queue.status", {
+                "queue": queue, "waiting": self.state.queue_length(queue),
+                "longest_wait_seconds": round(max((now - c.arrived for c in heads),
+                                                  default=0.0), 1),
+                "at": _iso(now)})
 
     def _publish(self, name: str, data: dict[str, Any]) -> None:
         publish_after_commit(self.db, self.platform.bus, f"tenant.{self.tenant_id}.{name}", data)
@@ -232,6 +264,88 @@ class RoutingService:
         if position is None:
             return RouteResult("not_queued", queue)
         return RouteResult("queued", queue, position, router.expected_wait(key))
+
+    def places(self, interaction_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[int, float]]:
+        """Position and expected wait of each of these interactions that is queued (see
+        :meth:`Router.places`). Raises :class:`NoRouting`."""
+        found = self.router().places(str(i) for i in interaction_ids)
+        return {uuid.UUID(key): place for key, place in found.items()}
+
+    def _contact(self, interaction: Interaction, queue: str) -> Contact:
+        return Contact(
+            id=str(interaction.id), queue=queue, channel=interaction.channel.value,
+            arrived=_posix(interaction.queued_at),
+            customer=str(interaction.customer_id) if interaction.customer_id else None)
+
+    def offer_to_agent(self, interaction: Interaction, target: Agent, queue: str) -> RouteResult:
+        """Offer an interaction to one agent: a transfer of a connected one (its agent is
+        released without wrap-up), or a supervisor's reassignment of a waiting one. It rings
+        at ``target`` for ``queue``'s ring timeout; ring-no-answer and reject apply as to any
+        offer, after which it waits in ``queue`` for whoever is next.
+
+        Raises :class:`AgentUnavailable` (nothing changed) when the target cannot take it
+        now, :class:`UnknownQueue`, :class:`NoRouting`, and :class:`InvalidLifecycle` unless
+        the interaction is connected or queued.
+        """
+        state = interaction.state
+        if state not in (State.CONNECTED, State.QUEUED):
+            raise InvalidLifecycle(f"only a connected or waiting interaction can be offered "
+                                   f"to an agent; this one is {state.value}")
+        if interaction.agent_id == target.id and state == State.CONNECTED:
+            raise InvalidLifecycle("the interaction is already with this agent")
+        router = self.router()
+        router.queue(queue)  # UnknownQueue before anything changes
+        self.sync_agent(target)
+        key = str(target.id)
+        contact = self._contact(interaction, queue)
+        waiting = self.state.get_contact(contact.id) if state == State.QUEUED else None
+        if waiting is not None:
+            contact = waiting
+            contact.queue = queue
+        rec = self.state.get_agent(key)
+        why = why_unavailable(rec, contact.channel)
+        if why is not None:
+            raise AgentUnavailable(key, rec.state, why)
+        if state == State.CONNECTED:
+            self._release_agent(interaction, transfer=True)
+        else:
+            with self.registry.lock(self.tenant_id):
+                self.state.remove(contact.id)
+        try:
+            acts = self._run(lambda r, now: r.offer_to(contact, key, now))
+        except AgentUnavailable:
+            if state == State.CONNECTED:  # lost a race for the agent: the queue takes it
+                return self.enqueue(interaction, queue)
+            with self.registry.lock(self.tenant_id):
+                self.state.enqueue(contact, head=True)
+            raise
+        offer = next(a for a in acts if a.kind == "offer")
+        if state == State.CONNECTED:
+            self._move(interaction, Trigger.TRANSFER_TO_AGENT, queue=queue, agent_id=key,
+                       ring_until=_iso(offer.detail))
+        else:
+            self._move(interaction, Trigger.OFFER, queue=queue, agent_id=key,
+                       ring_until=_iso(offer.detail), reassigned=True)
+        return RouteResult("offered", queue, agent_id=target.id)
+
+    def to_flow(self, interaction: Interaction, flow: str) -> None:
+        """The agent sends a connected interaction back into ``flow``: its agent is released
+        without wrap-up and the interaction is in that flow (the caller starts it). Raises
+        :class:`InvalidLifecycle` unless connected."""
+        if interaction.state != State.CONNECTED:
+            raise InvalidLifecycle(f"cannot transfer an interaction that is "
+                                   f"{interaction.state.value} into a flow")
+        self._release_agent(interaction, transfer=True)
+        self._move(interaction, Trigger.TRANSFER_TO_FLOW, flow=flow)
+
+    def take_over(self, interaction: Interaction, supervisor: Agent, queue: str) -> RouteResult:
+        """A supervisor takes an interaction: it is offered to them and answered at once.
+        Raises as :meth:`offer_to_agent`."""
+        result = self.offer_to_agent(interaction, supervisor, queue)
+        if result.status == "offered" and result.agent_id == supervisor.id:
+            self.accept(interaction, supervisor)
+            return RouteResult("connected", queue, agent_id=supervisor.id)
+        return result
 
     def _offered_to(self, interaction: Interaction, agent: Agent | None) -> None:
         holder = self.state.assigned(str(interaction.id))
@@ -431,6 +545,12 @@ class RoutingService:
                     Outcome.ABANDONED if item.offered else Outcome.FAILED),
                     reason="node_lost", node=item.node)
             elif interaction.state == State.OFFERED:
+                with self.registry.lock(self.tenant_id):
+                    waiting = self.state.get_contact(item.contact_id)
+                    if waiting is not None and waiting.agent is not None:
+                        # A transfer to one agent whose node died: anyone may take it now.
+                        waiting.agent = None
+                        self.state.update_contact(waiting)
                 self._move(interaction, Trigger.REQUEUE, reason="node_lost", node=item.node)
             elif interaction.state == State.CONNECTED:
                 # An accepted chat or email stays with its agent: it is not re-routed.

@@ -82,6 +82,7 @@ def configure(platform: Platform, **overrides: Any) -> Configurator:
     config.include("kefu.platform.identity")  # security policy, request.tenant, login pages
     config.include("kefu.platform.web.health")
     config.include("kefu.platform.web.pages")  # home and admin pages
+    config.include("kefu.platform.web.portal_pages")  # agent desktop, supervisor console
     config.include("kefu.platform.api")  # /api/v1 and its error views
     for channel_routes in CHANNEL_ROUTES:  # widget script, chat uploads, gateway callbacks
         config.include(channel_routes)

@@ -47,12 +47,32 @@ class Action:
     detail: Any = None
 
 
+def why_unavailable(rec: AgentRecord, channel: str) -> str | None:
+    """Why the agent cannot be offered a ``channel`` contact now, or None if it can."""
+    if rec.offered is not None or rec.state == S.OFFERED:
+        return "another contact is ringing at the agent"
+    if rec.state not in (S.READY, S.BUSY):
+        return f"the agent is {rec.state.value}"
+    if rec.spare(channel) <= 0:
+        return f"the agent has no {channel} capacity left"
+    return None
+
+
 def _offer(c: Contact, agent_id: str, until: float) -> Action:
     return Action("offer", c.id, agent_id, c.queue, until)
 
 
 class UnknownQueue(KeyError):
     """A contact names a queue the router was not configured with."""
+
+
+class AgentUnavailable(Exception):
+    """A directed offer to an agent who cannot take the contact now (not ready, logged out,
+    ringing with another offer, or at capacity on the contact's channel)."""
+
+    def __init__(self, agent_id: str, state: AgentState, why: str) -> None:
+        super().__init__(f"agent {agent_id} cannot take it now: {why}")
+        self.agent_id, self.state, self.why = agent_id, state, why
 
 
 def evaluate(expr: Any, attrs: dict[str, Any]) -> Any:  # noqa: PLR0911 - one case per op
@@ -143,12 +163,17 @@ class Router:
         return Action("agent", agent_id=rec.id, detail=(target.value, rec.reason))
 
     def requirements(self, q: QueueConfig, c: Contact) -> dict[str, int]:
-        """Skill → minimum level for this contact now (relax steps applied)."""
+        """Skill → minimum level for this contact now (relax steps applied); none for a
+        contact transferred to one agent (the transferring agent chose who takes it)."""
+        if c.agent is not None:
+            return {}
         return {**q.require, **c.relaxed} if c.relaxed else q.require
 
     def eligible(self, q: QueueConfig, c: Contact, agents: Iterable[AgentRecord]
                  ) -> list[AgentRecord]:
         """The agents among ``agents`` whose skills and teams qualify for ``c`` in ``q``."""
+        if c.agent is not None:
+            return [a for a in agents if a.id == c.agent]
         req = self.requirements(q, c)
         out = []
         for a in agents:
@@ -256,6 +281,11 @@ class Router:
         c = self.state.get_contact(contact_id)
         assert c is not None
         self.state.unassign(contact_id)
+        if c.agent is not None:
+            # A transfer to one agent that was not answered: the contact goes on to
+            # whoever its queue offers it to next.
+            c = c.clone()
+            c.agent = None
         rec = self.state.get_agent(rec.id)
         if trigger == T.RONA:
             act = self._change(rec, T.RONA, S.NOT_READY, now, "rona")
@@ -337,6 +367,34 @@ class Router:
         if offer is not None:
             acts.append(offer)
         return acts
+
+    def offer_to(self, contact: Contact, agent_id: str, now: float) -> list[Action]:
+        """Offer a contact to one agent (a transfer to that agent): it rings there for the
+        queue's ring timeout; ring-no-answer and reject then apply as for any offer, and the
+        contact goes on in ``contact.queue`` to whoever is next. Skills do not apply — the
+        transferring agent chose. Returns ``[queued, offer]``.
+
+        Raises :class:`UnknownQueue`, ``KeyError`` for an unknown agent, and
+        :class:`AgentUnavailable` (changing nothing) when the agent cannot take it now.
+        """
+        q = self.queue(contact.queue)
+        rec = self.state.get_agent(agent_id)
+        why = why_unavailable(rec, contact.channel)
+        if why is not None:
+            raise AgentUnavailable(agent_id, rec.state, why)
+        c = contact.clone()
+        c.agent = agent_id
+        if not c.arrived:
+            c.arrived = now
+        c.queued_at, c.step = now, 0
+        self.state.enqueue(c, head=True)
+        if self.state.reserve(c.id, agent_id, now):
+            return [Action("queued", c.id, queue=c.queue),
+                    _offer(c, agent_id, now + q.ring_timeout)]
+        # The agent changed in between (another offer won): nothing happened.
+        self.state.remove(c.id)
+        fresh = self.state.get_agent(agent_id)
+        raise AgentUnavailable(agent_id, fresh.state, "the agent was just given another contact")
 
     def _apply_conditions(self, q: QueueConfig, c: Contact) -> None:
         for when, prio in q.priorities:
@@ -437,13 +495,14 @@ class Router:
     def dispatch(self, now: float) -> list[Action]:
         """Offer waiting contacts (up to ``scan`` per queue, head first) to free agents."""
         acts: list[Action] = []
-        failed: set[tuple[str, str, tuple[tuple[str, int], ...], str | None]] = set()
+        failed: set[tuple[str, str, tuple[tuple[str, int], ...], str | None, str | None]] = set()
         for qid in self.state.queue_ids():
             q = self.config.queues.get(qid)
             if q is None:
                 continue
             for c in self.state.waiting(qid, self.scan):
-                key = (qid, c.channel, tuple(sorted(self.requirements(q, c).items())), c.team)
+                key = (qid, c.channel, tuple(sorted(self.requirements(q, c).items())), c.team,
+                       c.agent)
                 if key in failed:
                     continue
                 offer = self.route(c, now)
@@ -529,3 +588,24 @@ class Router:
         staffed = [a for a in self.state.agents() if a.state != S.LOGGED_OUT]
         n = len(self.eligible(q, c, staffed))
         return pos * self.average_handle_time(q.id) / max(n, 1)
+
+    def places(self, contact_ids: Iterable[str]) -> dict[str, tuple[int, float]]:
+        """Position and expected wait (as :meth:`position` and :meth:`expected_wait`) of
+        each queued contact among ``contact_ids``, read with one pass over each queue
+        involved instead of several state reads per contact — for refreshing thousands of
+        waiting chats at once."""
+        wanted = set(contact_ids)
+        if not wanted:
+            return {}
+        staffed = [a for a in self.state.agents() if a.state != S.LOGGED_OUT]
+        out: dict[str, tuple[int, float]] = {}
+        for queue_id in self.state.queue_ids():
+            if queue_id not in self.config.queues:
+                continue
+            q = self.queue(queue_id)
+            aht = self.average_handle_time(q.id)
+            for pos, c in enumerate(self.state.waiting(queue_id), start=1):
+                if c.id in wanted:
+                    n = len(self.eligible(q, c, staffed))
+                    out[c.id] = (pos, pos * aht / max(n, 1))
+        return out

@@ -60,6 +60,9 @@ class RuleAction:
     ``create`` (``target`` workflow), ``assign`` (route to team/department ``target``),
     ``webhook`` (``target`` http lookup), ``callback`` (``target`` queue), ``set``
     (``var`` = ``value``), or ``tag`` (``value``). ``template`` is the template id.
+    A ``faq`` action's ``value`` is the customer's question (subject and text) and
+    ``min_score`` its threshold; with a ``faq`` port its ``text`` is already the answer,
+    without one the host looks the answer up.
     ``raw`` is the template text before filling, for hosts that must fill it again once
     an earlier action of the same firing has run (``create`` then ``reply … {ticket.id}``).
     ``cause`` is the rule that produced it; ``chain`` the whole causal chain.
@@ -78,6 +81,8 @@ class RuleAction:
     var: str | None = None
     value: Any = None
     raw: str | None = None
+    # ``faq``: the least score (0..1) the answering article needs (None: the host's default).
+    min_score: float | None = None
 
     def derive(self, event_id: str, kind: str, data: Mapping[str, Any],
                at: dt.datetime) -> Event:
@@ -202,10 +207,7 @@ class RulesEngine:
             channel = act.channel or REPLY_CHANNEL.get(event.kind, "webchat")
             to = scope.lookup("message.from") or scope.lookup("customer.phone")
             if act.kind == "faq":
-                answer = self._answer(scope)
-                if answer is None:
-                    return None
-                base["text"] = answer
+                return self._faq_action(act, channel, to, scope, base)
             return RuleAction(act.kind, channel=channel, to=to, **base)
         if act.kind == "set":
             return RuleAction("set", var=act.var, value=evaluate(act.value, scope), **base)
@@ -214,11 +216,27 @@ class RulesEngine:
         return RuleAction(act.kind, channel=act.channel, target=act.target,
                           to=evaluate(act.to, scope), **base)
 
-    def _answer(self, scope: Scope) -> str | None:
-        if self.faq is None:
+    def _faq_action(self, act: ir.Action, channel: str, to: Any, scope: Scope,
+                    base: dict[str, Any]) -> RuleAction | None:
+        question = self._question(scope)
+        if question is None:
             return None
+        if self.faq is not None:
+            answer = self.faq(question)
+            if answer is None:
+                return None
+            base = {**base, "text": answer}
+        # Without a port the host answers: the question and threshold go along.
+        return RuleAction("faq", channel=channel, to=to, value=question,
+                          min_score=act.min_score, **base)
+
+    @staticmethod
+    def _question(scope: Scope) -> str | None:
+        """The customer's message for a FAQ look-up: subject and text together (a mail's
+        subject is often the question itself)."""
+        parts: list[str] = []
         for path in _QUESTION_PATHS:
-            question = scope.lookup(path)
-            if question:
-                return self.faq(str(question))
-        return None
+            value = scope.lookup(path)
+            if value and str(value) not in parts:
+                parts.append(str(value))
+        return "\n".join(parts) if parts else None

@@ -37,7 +37,8 @@ class Contact:
     ``arrived`` is when it first queued (wait and service level are measured from it);
     ``queued_at`` when it entered its current queue (escalation steps count from it);
     ``relaxed`` holds skill levels lowered by relax steps; ``step`` how many steps of the current
-    queue were applied; ``team`` a dedicated team, if a condition chose one.
+    queue were applied; ``team`` a dedicated team, if a condition chose one; ``agent`` the one
+    agent it is offered to when it was transferred to that agent (a directed offer).
     """
 
     id: str
@@ -51,12 +52,13 @@ class Contact:
     relaxed: dict[str, int] = field(default_factory=dict)
     step: int = 0
     team: str | None = None
+    agent: str | None = None
 
     def clone(self) -> Contact:
         """A copy whose dicts can be changed without touching this one."""
         return Contact(self.id, self.queue, self.channel, self.priority, self.arrived,
                        self.queued_at, self.customer, dict(self.attrs), dict(self.relaxed),
-                       self.step, self.team)
+                       self.step, self.team, self.agent)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)

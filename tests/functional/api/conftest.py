@@ -136,6 +136,10 @@ def build_world(owner: Actor, factory: Factory) -> World:
         "interaction_id": ids["interaction_id"], "assignee_agent_id": ids["agent_id"]},
         status=201).json["id"]
     api("POST", f"/tickets/{ids['ticket_id']}/comments", {"comment": "on our way"}, status=201)
+    ids["article_id"] = api("POST", "/knowledge/articles", {
+        "title": "Meter readings", "body": "Read the meter monthly.", "locale": "en",
+        "published": True}, status=201).json["id"]
+    ids["form"] = "repair"  # a form name: forms live in the deployed config
     ids["config_id"] = api("POST", "/configs", {
         "files": {"tenant.kefu": "tenant demo\n"}, "message": "first"}, status=201).json["id"]
     return world

@@ -36,6 +36,16 @@ SAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/interactions/{interaction_id}/typing"): {"active": True},
     ("POST", "/interactions/{interaction_id}/read"): {
         "upto": "00000000-0000-4000-8000-000000000001"},
+    ("POST", "/knowledge/articles"): {"title": "Opening hours", "body": "08:00-20:00",
+                                      "locale": "en"},
+    ("PATCH", "/knowledge/articles/{article_id}"): {"published": False},
+    ("POST", "/interactions/{interaction_id}/transfer"): {"queue": "general"},
+    ("POST", "/interactions/outbound"): {"channel": "sms", "to": "+8613912345678",
+                                         "text": "Your engineer comes at 3pm."},
+    ("POST", "/interactions/{interaction_id}/reassign"): {
+        "agent_id": "00000000-0000-4000-8000-000000000001"},
+    ("POST", "/tickets/{ticket_id}/escalate"): {"note": "customer called twice"},
+    ("POST", "/forms/{form}/validate"): {"values": {"phone": "13912345678"}},
 }
 
 

@@ -11,7 +11,7 @@ from tests.functional.api.conftest import Actor, error, error_fields
 from tests.functional.api.test_ticket_workflows import _deploy
 
 ORDER = {"type": "送气", "subject": "两瓶液化气",
-         "data": {"用户号": "ZH-20031", "瓶数": 2, "送气地址": "香洲区凤凰路 1 号"}}
+         "data": {"用户号": "20031000", "瓶数": 2, "送气地址": "香洲区凤凰路 1 号"}}
 
 
 def test_a_member_with_a_duty_role_may_make_its_transitions(

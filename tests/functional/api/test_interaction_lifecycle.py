@@ -47,7 +47,7 @@ def test_wrong_triggers_are_409_and_change_nothing(alice: Actor) -> None:
     path = f"/interactions/{call['id']}/events"
     response = alice.bearer.api("POST", path, {"trigger": "answer"}, status=409)
     assert error(response)["code"] == "invalid_transition"
-    assert "allowed: enter_flow, enqueue, end" in error(response)["message"]
+    assert "allowed: enter_flow, enqueue, connect, end" in error(response)["message"]
     alice.bearer.api("POST", path, {"trigger": "enqueue"})
     response = alice.bearer.api("POST", path, {"trigger": "end", "outcome": "handled"},
                                 status=409)

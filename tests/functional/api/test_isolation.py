@@ -24,6 +24,8 @@ from tests.functional.api.conftest import (
 from tests.functional.api.samples import SAMPLE_BODIES, fill, op_id
 
 OPERATIONS = load_operations()
+#: Creating operations only an agent may call (outbound messages are held by their agent).
+AGENT_ONLY = {("POST", "/interactions/outbound")}
 
 
 def _params(op: Any) -> list[str]:
@@ -59,6 +61,10 @@ def test_tenant_a_cannot_reach_tenant_b(op: Any, via: str, alice: Actor, bob_wor
         response = _call(client, op, op.path, status=200)
         leaked = [name for name, value in bob_world.ids.items() if value in response.text]
         assert not leaked, f"tenant B's {leaked} listed to tenant A"
+    elif (op.method, op.path) in AGENT_ONLY:
+        # Only an agent of the tenant starts these; A's admin is none, and B is untouched.
+        response = _call(client, op, op.path, status=403)
+        assert error(response)["code"] == "forbidden"
     elif str(op.permission).startswith("platform:"):
         # Platform operations (creating tenants) are not for tenant admins at all.
         response = _call(client, op, op.path, status=403)

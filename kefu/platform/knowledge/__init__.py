@@ -1,0 +1,1 @@
+"""The knowledge base: articles per tenant, searched by agents and sent by FAQ rules."""
