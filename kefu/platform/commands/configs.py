@@ -39,6 +39,12 @@ def _announce(platform: Platform, db: Session, tenant_id: Any, version: int) -> 
                          {"version": version, "via": "cli"})
 
 
+def _prompt_jobs(platform: Platform) -> Any:
+    """The queue for the deploy's prompt synthesis: RQ in production; in embedded mode this
+    process's runner would exit with the command, so prompts are synthesized when said."""
+    return None if platform.settings.embedded else platform.jobs
+
+
 @click.command("apply")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--tenant", "slug", required=True, help="Tenant to deploy to.")
@@ -79,7 +85,7 @@ def apply(obj: Any, path: str, slug: str, message: str, author: str | None) -> N
                                    f"{diagnostic['column']}: {diagnostic['message']}", err=True)
                 raise click.ClickException(
                     f"version {version.version} has errors and was not deployed")
-            service.deploy(version.id)
+            service.deploy(version.id, jobs=_prompt_jobs(platform))
             audit.record(db, "config.deploy", tenant_id=tenant.id, actor_user_id=author_id,
                          target=version, details={"version": version.version, "via": "cli"})
             _announce(platform, db, tenant.id, version.version)
@@ -109,7 +115,7 @@ def rollback(obj: Any, slug: str, to_version: int) -> None:
             if version is None:
                 raise click.ClickException(f"{slug} has no config version {to_version}")
             try:
-                ConfigService(db).deploy(version.id)
+                ConfigService(db).deploy(version.id, jobs=_prompt_jobs(platform))
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from None
             audit.record(db, "config.deploy", tenant_id=tenant.id, actor_user_id=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -155,6 +155,32 @@ def _caller_event(raw: str, mode: Mode) -> Event | None:
     return Digits(text)
 
 
+def _heard(sim: Simulation, wav: str, obj: Any) -> Event | None:
+    """Recognize a recording of the caller's answer as a call would: 8 kHz audio, the step's
+    phrases as the grammar, the language of the last prompt (None: nobody spoke)."""
+    from kefu.channels.speech.asr import RecognizerError
+    from kefu.channels.speech.audio import AudioError, convert_file
+    from kefu.platform.settings import load_settings
+    from kefu.platform.speech import recognizer_for
+    from kefu.runtime.ivr import actions as a
+
+    said = [x for _, x in sim.log if isinstance(x, a.Say)]
+    locales = sim.config.tenant.locales
+    locale = said[-1].locale if said else (locales[0] if locales else "en")
+    phrases = sim.collecting.phrases if sim.collecting is not None else ()
+    try:
+        recognizer = recognizer_for(obj.settings if obj is not None else load_settings())
+        heard = recognizer.recognize(convert_file(wav), locale=locale, phrases=phrases)
+    except (AudioError, RecognizerError) as exc:
+        raise click.ClickException(f"wav:{wav}: {exc}") from None
+    if heard is None:
+        _line("heard", "(nothing: silence)")
+        return None
+    _line("heard", f"{heard.text or '?'} ({heard.kind.value}, confidence "
+                   f"{heard.confidence:.2f})")
+    return heard.to_ivr_event()
+
+
 def _mocks(values: tuple[str, ...]) -> dict[str, LookupResult]:
     import json
 
@@ -282,16 +308,19 @@ def _seconds(delta: dt.timedelta) -> str:
               help="Answer a lookup offline: HTTP=error, HTTP=timeout or "
                    "HTTP='{\"field\": value}'. Lookups without one fail.")
 @click.option("--input", "inputs", multiple=True,
-              help="Scripted inputs, used before standard input: keys, 'say:<words>' or "
-                   "'silence'.")
+              help="Scripted inputs, used before standard input: keys, 'say:<words>', "
+                   "'wav:<file>' (a recording of the caller's answer, recognized with the "
+                   "step's phrases) or 'silence'.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show every step entered.")
-def simulate(path: str, flow_id: str | None, at: str, mode: str, caller: str,  # noqa: PLR0917
-             agents: str, mocks: tuple[str, ...], inputs: tuple[str, ...],
+@click.pass_obj
+def simulate(obj: Any, path: str, flow_id: str | None, at: str, mode: str,  # noqa: PLR0917
+             caller: str, agents: str, mocks: tuple[str, ...], inputs: tuple[str, ...],
              verbose: bool) -> None:
     """Walk through a flow as a caller would, on the IVR interpreter and a virtual clock.
 
     Prints what the caller hears and the menu choices, then reads the caller's answers: one
     line each from --input, then from standard input (keys such as 1 or 12345678, or words;
+    wav:FILE for a recording of the answer, recognized by the speech models of the settings;
     an empty line is silence, so the clock runs to the no-input timeout; /hangup or the end
     of input hangs up). Ends with the flow's outcome.
     """
@@ -318,12 +347,13 @@ def simulate(path: str, flow_id: str | None, at: str, mode: str, caller: str,  #
     transcript = _Transcript(sim, verbose)
     sim.start(variables={"caller": {"number": caller}})
     transcript.show()
-    _converse(sim, transcript, list(inputs))
+    _converse(sim, transcript, list(inputs), obj)
     if not sim.ended:
         _line("", "(the flow waits for something the simulator cannot answer)")
 
 
-def _converse(sim: Simulation, transcript: _Transcript, scripted: list[str]) -> None:
+def _converse(sim: Simulation, transcript: _Transcript, scripted: list[str],
+              obj: Any = None) -> None:
     """Feed the caller's lines (``scripted`` first, then standard input) until the end."""
     from kefu.runtime.ivr import CallerHungUp
 
@@ -343,7 +373,10 @@ def _converse(sim: Simulation, transcript: _Transcript, scripted: list[str]) -> 
             raw = line.rstrip("\r\n") if line else None
         if echo:
             _line("caller", "(hangs up)" if raw is None else raw.strip() or "(silence)")
-        event = CallerHungUp() if raw is None else _caller_event(raw, sim.mode)
+        if raw is not None and raw.strip().startswith("wav:"):
+            event = _heard(sim, raw.strip().removeprefix("wav:").strip(), obj)
+        else:
+            event = CallerHungUp() if raw is None else _caller_event(raw, sim.mode)
         if event is None:
             sim.silence()
         else:

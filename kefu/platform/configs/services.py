@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from kefu.platform.configs.models import ConfigStatus, ConfigVersion
 from kefu.platform.db import paginate, utcnow
+from kefu.platform.jobs.api import JobQueue
 from kefu.platform.tenancy.scope import current_tenant_id
 from kefu.platform.tenancy.sequences import lock_in_tenant, next_in_tenant
 
@@ -120,10 +121,13 @@ class ConfigService:
         self.db.flush()
         return version
 
-    def deploy(self, version_id: uuid.UUID) -> tuple[ConfigVersion, Sequence[int]] | None:
+    def deploy(self, version_id: uuid.UUID, *, jobs: JobQueue | None = None
+               ) -> tuple[ConfigVersion, Sequence[int]] | None:
         """Deploy a version: returns it with the numbers of the versions it superseded, or
         None when there is no such version. Deploying the deployed version changes nothing.
-        Raises ConfigError for a version whose status does not allow deploying."""
+        Raises ConfigError for a version whose status does not allow deploying. With
+        ``jobs``, the version's static prompts are synthesized ahead by a job queued after
+        the commit (``kefu.platform.speech.jobs``)."""
         version = self.get(version_id)
         if version is None:
             return None
@@ -145,7 +149,21 @@ class ConfigService:
         version.deployed_at = utcnow()
         self.db.flush()
         self._bind_channels(version)
+        if jobs is not None:
+            self._presynthesize(version, jobs)
         return version, sorted(superseded)
+
+    def _presynthesize(self, version: ConfigVersion, jobs: JobQueue) -> None:
+        """Queue the job that puts the version's prompts into the prompt cache (a rollback
+        queues it again: prompts still cached are skipped)."""
+        from kefu.platform.jobs import enqueue_after_commit
+        from kefu.platform.speech.jobs import presynthesize_prompts
+
+        tenant_id = current_tenant_id(self.db)
+        if tenant_id is None:
+            raise RuntimeError("deploy needs a tenant-scoped session")
+        enqueue_after_commit(self.db, jobs, presynthesize_prompts, str(tenant_id),
+                             str(version.id))
 
     def _bind_channels(self, version: ConfigVersion) -> None:
         """Point the config's channel addresses at this tenant (inbound mail, SMS and chat

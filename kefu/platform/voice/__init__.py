@@ -1,0 +1,2 @@
+"""Hosting the voice channel: the SIP runtime service, calls through flows and queues,
+recordings."""
